@@ -1,0 +1,312 @@
+/* Certificate facts from DER: names, SANs, serial, digests, validity. */
+#include <string.h>
+#include <time.h>
+
+#include <apr_strings.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/objects.h>
+
+#include "mtls_cert.h"
+#include "mtls_dn.h"
+
+static const char *const san_names[MTLS_SAN_COUNT] = {
+    "email", "dns", "uri", "ip", "upn"
+};
+
+const char *mtls_san_type_name(mtls_san_type_e t)
+{
+    return (t >= 0 && t < MTLS_SAN_COUNT) ? san_names[t] : "?";
+}
+
+int mtls_san_type_parse(const char *name)
+{
+    int i;
+    for (i = 0; i < MTLS_SAN_COUNT; i++) {
+        if (!strcasecmp(name, san_names[i])) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static const char *hex_lower(apr_pool_t *p, const unsigned char *d,
+                             unsigned int n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *out = apr_palloc(p, n * 2 + 1);
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
+
+/* An IA5String SAN value; NULL when it holds NUL or control bytes, which
+ * a CA should never issue and which could cut or fake a comparison. */
+static const char *ia5_value(apr_pool_t *p, const ASN1_STRING *s)
+{
+    const unsigned char *d = ASN1_STRING_get0_data(s);
+    int n = ASN1_STRING_length(s), i;
+
+    for (i = 0; i < n; i++) {
+        if (d[i] < 0x20 || d[i] >= 0x7f) {
+            return NULL;
+        }
+    }
+    return apr_pstrmemdup(p, (const char *)d, n);
+}
+
+static const char *ip_value(apr_pool_t *p, const ASN1_OCTET_STRING *s)
+{
+    const unsigned char *d = ASN1_STRING_get0_data(s);
+    int n = ASN1_STRING_length(s);
+
+    if (n == 4) {
+        return apr_psprintf(p, "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
+    }
+    if (n == 16) {
+        /* RFC 5952 text, as people write it in configurations. */
+        char buf[64];
+        int best = -1, bestlen = 0, i, o = 0;
+        unsigned int w[8];
+        for (i = 0; i < 8; i++) {
+            w[i] = (d[2 * i] << 8) | d[2 * i + 1];
+        }
+        for (i = 0; i < 8; i++) {
+            int j = i;
+            while (j < 8 && w[j] == 0) {
+                j++;
+            }
+            if (j - i > bestlen && j - i > 1) {
+                best = i;
+                bestlen = j - i;
+            }
+            if (j > i) {
+                i = j - 1;
+            }
+        }
+        for (i = 0; i < 8; i++) {
+            if (i == best) {
+                o += apr_snprintf(buf + o, sizeof(buf) - o, "::");
+                i += bestlen - 1;
+                continue;
+            }
+            if (i && i != best + bestlen) {
+                buf[o++] = ':';
+            }
+            o += apr_snprintf(buf + o, sizeof(buf) - o, "%x", w[i]);
+        }
+        buf[o] = '\0';
+        return apr_pstrdup(p, buf);
+    }
+    return NULL;
+}
+
+static const char *upn_value(apr_pool_t *p, const OTHERNAME *on)
+{
+    unsigned char *utf8 = NULL;
+    const char *v;
+    int n, i;
+
+    if (OBJ_obj2nid(on->type_id) != NID_ms_upn || !on->value
+        || on->value->type != V_ASN1_UTF8STRING) {
+        return NULL;
+    }
+    n = ASN1_STRING_to_UTF8(&utf8, on->value->value.utf8string);
+    if (n < 0) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (utf8[i] < 0x20 || utf8[i] == 0x7f) {
+            OPENSSL_free(utf8);
+            return NULL;
+        }
+    }
+    v = apr_pstrmemdup(p, (const char *)utf8, n);
+    OPENSSL_free(utf8);
+    return v;
+}
+
+static void collect_sans(apr_pool_t *p, X509 *x, mtls_cert_t *c)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name,
+                                            NULL, NULL);
+    int i, n;
+
+    for (i = 0; i < MTLS_SAN_COUNT; i++) {
+        c->san[i] = apr_array_make(p, 1, sizeof(const char *));
+    }
+    if (!names) {
+        return;
+    }
+    n = sk_GENERAL_NAME_num(names);
+    for (i = 0; i < n; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        const char *v = NULL;
+        int type = -1;
+
+        switch (gn->type) {
+        case GEN_EMAIL:
+            type = MTLS_SAN_EMAIL;
+            v = ia5_value(p, gn->d.rfc822Name);
+            break;
+        case GEN_DNS:
+            type = MTLS_SAN_DNS;
+            v = ia5_value(p, gn->d.dNSName);
+            break;
+        case GEN_URI:
+            type = MTLS_SAN_URI;
+            v = ia5_value(p, gn->d.uniformResourceIdentifier);
+            break;
+        case GEN_IPADD:
+            type = MTLS_SAN_IP;
+            v = ip_value(p, gn->d.iPAddress);
+            break;
+        case GEN_OTHERNAME:
+            if (OBJ_obj2nid(gn->d.otherName->type_id) != NID_ms_upn) {
+                continue;
+            }
+            type = MTLS_SAN_UPN;
+            v = upn_value(p, gn->d.otherName);
+            break;
+        default:
+            continue;
+        }
+        if (!v) {
+            c->problem = apr_psprintf(p, "a subjectAltName %s value is "
+                                      "malformed and was ignored",
+                                      san_names[type]);
+            continue;
+        }
+        APR_ARRAY_PUSH(c->san[type], const char *) = v;
+    }
+    GENERAL_NAMES_free(names);
+}
+
+static const char *serial_hex(apr_pool_t *p, const ASN1_INTEGER *ai)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(ai, NULL);
+    char *hex, *s;
+    const char *out;
+
+    if (!bn) {
+        return NULL;
+    }
+    hex = BN_bn2hex(bn);
+    BN_free(bn);
+    if (!hex) {
+        return NULL;
+    }
+    /* BN_bn2hex keeps a leading zero nibble pair; the field has none. */
+    s = hex;
+    if (*s == '-') {
+        s++;
+    }
+    while (s[0] == '0' && s[1]) {
+        s++;
+    }
+    out = apr_pstrcat(p, hex[0] == '-' ? "-" : "", s, NULL);
+    OPENSSL_free(hex);
+    return out;
+}
+
+apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
+                                 mtls_cert_t **out, const char **err)
+{
+    mtls_cert_t *c = apr_pcalloc(p, sizeof(*c));
+    unsigned char md[EVP_MAX_MD_SIZE], *der = NULL, *kder = NULL;
+    unsigned int mdlen = 0;
+    int len, klen;
+    struct tm tm;
+
+    *out = NULL;
+    len = i2d_X509(x, &der);
+    if (len <= 0) {
+        *err = "cannot encode the certificate";
+        return APR_EGENERAL;
+    }
+    c->der = apr_pmemdup(p, der, len);
+    c->der_len = len;
+    OPENSSL_free(der);
+    if (!EVP_Digest(c->der, c->der_len, md, &mdlen, EVP_sha256(), NULL)) {
+        *err = "cannot digest the certificate";
+        return APR_EGENERAL;
+    }
+    c->sha256 = hex_lower(p, md, mdlen);
+
+    klen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &kder);
+    if (klen <= 0
+        || !EVP_Digest(kder, klen, md, &mdlen, EVP_sha256(), NULL)) {
+        OPENSSL_free(kder);
+        *err = "cannot digest the certificate's public key";
+        return APR_EGENERAL;
+    }
+    OPENSSL_free(kder);
+    c->spki = hex_lower(p, md, mdlen);
+
+    c->subject_avas = apr_array_make(p, 4, sizeof(mtls_ava_t));
+    c->issuer_avas = apr_array_make(p, 4, sizeof(mtls_ava_t));
+    c->subject = mtls_dn_format(p, X509_get_subject_name(x), c->subject_avas);
+    c->issuer = mtls_dn_format(p, X509_get_issuer_name(x), c->issuer_avas);
+    c->subject_canon = mtls_dn_canon_x509(p, X509_get_subject_name(x));
+    c->issuer_canon = mtls_dn_canon_x509(p, X509_get_issuer_name(x));
+
+    c->serial = serial_hex(p, X509_get0_serialNumber(x));
+    if (!c->serial) {
+        *err = "cannot read the certificate's serial number";
+        return APR_EGENERAL;
+    }
+    if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm)) {
+        *err = "cannot read the certificate's notAfter";
+        return APR_EGENERAL;
+    }
+    c->not_after = apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                tm.tm_hour, tm.tm_min, tm.tm_sec);
+    c->not_after_time = apr_time_from_sec((apr_time_t)timegm(&tm));
+    collect_sans(p, x, c);
+    *out = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t mtls_cert_from_pem(apr_pool_t *p, const char *pem,
+                                mtls_cert_t **out, const char **err)
+{
+    BIO *bio;
+    X509 *x;
+    apr_status_t rv;
+
+    *out = NULL;
+    if (!pem || !*pem) {
+        *err = "no certificate";
+        return APR_EINVAL;
+    }
+    bio = BIO_new_mem_buf(pem, -1);
+    x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!x) {
+        *err = "the client certificate is not valid PEM/DER";
+        return APR_EINVAL;
+    }
+    rv = mtls_cert_from_x509(p, x, out, err);
+    X509_free(x);
+    return rv;
+}
+
+long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now)
+{
+    apr_time_t diff = c->not_after_time - now;
+    long days = (long)(apr_time_sec(diff) / 86400);
+
+    /* Whole days, rounded towards the past: -0.5 days is -1. */
+    if (diff < 0 && apr_time_sec(diff) % 86400) {
+        days--;
+    }
+    return days;
+}

@@ -1,0 +1,65 @@
+/* Certificate facts: what SPEC §2 calls the fields of a client certificate,
+ * computed once from its DER.  Pure: knows nothing of httpd. */
+#ifndef MTLS_CERT_H
+#define MTLS_CERT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <openssl/x509.h>
+
+typedef enum {
+    MTLS_SAN_EMAIL = 0,
+    MTLS_SAN_DNS,
+    MTLS_SAN_URI,
+    MTLS_SAN_IP,
+    MTLS_SAN_UPN,
+    MTLS_SAN_COUNT
+} mtls_san_type_e;
+
+/* One attribute value of a DN: its dotted OID and its UTF-8 value. */
+typedef struct {
+    const char *oid;
+    const char *value;
+} mtls_ava_t;
+
+typedef struct mtls_cert_t {
+    const char *subject;          /* RFC 4514, for people and headers */
+    const char *issuer;
+    const char *subject_canon;    /* canonical form, for comparisons */
+    const char *issuer_canon;
+    apr_array_header_t *subject_avas;   /* of mtls_ava_t, DER order */
+    apr_array_header_t *issuer_avas;
+    apr_array_header_t *san[MTLS_SAN_COUNT];  /* of const char * */
+    const char *serial;           /* upper-case hex, no leading zeros */
+    const char *sha256;           /* lower-case hex of the DER */
+    const char *spki;             /* lower-case hex of SPKI DER digest */
+    const char *not_after;        /* RFC 3339 UTC */
+    apr_time_t not_after_time;
+    const unsigned char *der;
+    apr_size_t der_len;
+    const char *problem;          /* a value that was dropped, or NULL */
+} mtls_cert_t;
+
+/**
+ * Parse a PEM certificate (as mod_ssl's SSL_CLIENT_CERT gives it) into
+ * facts allocated from @p p.  On failure returns an APR error and sets
+ * @p err to a sentence for the log.
+ */
+apr_status_t mtls_cert_from_pem(apr_pool_t *p, const char *pem,
+                                mtls_cert_t **out, const char **err);
+
+/** Same from an OpenSSL certificate; @p x is not consumed. */
+apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
+                                 mtls_cert_t **out, const char **err);
+
+/** Whole days from @p now until notAfter (negative once expired). */
+long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now);
+
+/** The name of a SAN type as used in fields ("email", "dns", ...). */
+const char *mtls_san_type_name(mtls_san_type_e t);
+
+/** The SAN type for @p name, or -1. */
+int mtls_san_type_parse(const char *name);
+
+#endif /* MTLS_CERT_H */

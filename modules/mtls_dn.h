@@ -1,0 +1,42 @@
+/* Distinguished names: RFC 4514 strings for people, and a canonical form
+ * for comparing a configured DN with a certificate's.  Pure. */
+#ifndef MTLS_DN_H
+#define MTLS_DN_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <openssl/x509.h>
+
+/**
+ * Format @p name as RFC 4514 (most specific RDN first, multi-valued RDNs
+ * joined with '+', specials escaped, UTF-8 values kept).  When @p avas is
+ * not NULL, every attribute is appended to it as an mtls_ava_t.
+ */
+const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,
+                           apr_array_header_t *avas);
+
+/** The canonical form of @p name, equal to mtls_dn_canon() of its text. */
+const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name);
+
+/**
+ * Parse an RFC 4514 string and return its canonical form in @p canon:
+ * attribute types as dotted OIDs, values unescaped, trimmed, inner white
+ * space collapsed and ASCII lower-cased, the AVAs of a multi-valued RDN
+ * sorted.  Returns NULL or an error message.
+ */
+const char *mtls_dn_canon(apr_pool_t *p, const char *text, const char **canon);
+
+/**
+ * The dotted OID of an attribute type given as a short or long name
+ * (case-insensitive: "CN", "cn", "emailAddress") or as a dotted OID.
+ * NULL when unknown.
+ */
+const char *mtls_attr_oid(apr_pool_t *p, const char *name);
+
+/** The short name of a dotted OID when OpenSSL knows one, else the OID. */
+const char *mtls_attr_short_name(apr_pool_t *p, const char *oid);
+
+/** Escape one attribute value per RFC 4514 (no non-ASCII escaping). */
+const char *mtls_dn_escape_value(apr_pool_t *p, const char *value);
+
+#endif /* MTLS_DN_H */

@@ -1,0 +1,172 @@
+/* Field names and their values in a certificate. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "mtls_field.h"
+#include "mtls_dn.h"
+
+static const struct {
+    const char *name;
+    mtls_field_kind_e kind;
+} simple_fields[] = {
+    { "subject", MTLS_F_SUBJECT }, { "issuer", MTLS_F_ISSUER },
+    { "serial", MTLS_F_SERIAL }, { "sha256", MTLS_F_SHA256 },
+    { "spki", MTLS_F_SPKI }, { "not-after", MTLS_F_NOT_AFTER },
+    { "days-left", MTLS_F_DAYS_LEFT },
+    { NULL, 0 }
+};
+
+#define FIELD_LIST "subject, issuer, subject:ATTR, issuer:ATTR, san:email, " \
+    "san:dns, san:uri, san:ip, san:upn, serial, sha256, spki, not-after, " \
+    "days-left"
+
+const char *mtls_field_parse(apr_pool_t *p, const char *spec,
+                             const mtls_field_t **out)
+{
+    mtls_field_t *f = apr_pcalloc(p, sizeof(*f));
+    const char *colon = strchr(spec, ':');
+    int i;
+
+    *out = NULL;
+    f->name = apr_pstrdup(p, spec);
+    if (!colon) {
+        for (i = 0; simple_fields[i].name; i++) {
+            if (!strcasecmp(spec, simple_fields[i].name)) {
+                f->kind = simple_fields[i].kind;
+                *out = f;
+                return NULL;
+            }
+        }
+        return apr_psprintf(p, "unknown field '%s' (known: " FIELD_LIST ")",
+                            spec);
+    }
+    if (!strncasecmp(spec, "san:", 4)) {
+        f->kind = MTLS_F_SAN;
+        f->san_type = mtls_san_type_parse(colon + 1);
+        if (f->san_type < 0) {
+            return apr_psprintf(p, "unknown field '%s': SAN types are email, "
+                                "dns, uri, ip, upn", spec);
+        }
+        *out = f;
+        return NULL;
+    }
+    if (!strncasecmp(spec, "subject:", 8) || !strncasecmp(spec, "issuer:", 7)) {
+        f->kind = spec[0] == 's' || spec[0] == 'S' ? MTLS_F_SUBJECT_ATTR
+                                                   : MTLS_F_ISSUER_ATTR;
+        f->oid = mtls_attr_oid(p, colon + 1);
+        if (!f->oid) {
+            return apr_psprintf(p, "unknown field '%s': '%s' is not an "
+                                "attribute short name (CN, O, OU, UID, DC, "
+                                "emailAddress, ...) nor a dotted OID",
+                                spec, colon + 1);
+        }
+        *out = f;
+        return NULL;
+    }
+    return apr_psprintf(p, "unknown field '%s' (known: " FIELD_LIST ")", spec);
+}
+
+int mtls_field_is_strong(const mtls_field_t *f)
+{
+    return f->kind == MTLS_F_SHA256 || f->kind == MTLS_F_SPKI;
+}
+
+static void push_attr(apr_array_header_t *out, const apr_array_header_t *avas,
+                      const char *oid)
+{
+    int i;
+    for (i = 0; i < avas->nelts; i++) {
+        const mtls_ava_t *a = &APR_ARRAY_IDX(avas, i, mtls_ava_t);
+        if (!strcmp(a->oid, oid)) {
+            APR_ARRAY_PUSH(out, const char *) = a->value;
+        }
+    }
+}
+
+apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,
+                                      const mtls_cert_t *c, apr_time_t now)
+{
+    apr_array_header_t *out;
+    const char *one = NULL;
+
+    switch (f->kind) {
+    case MTLS_F_SAN:
+        return c->san[f->san_type];
+    case MTLS_F_SUBJECT_ATTR:
+    case MTLS_F_ISSUER_ATTR:
+        out = apr_array_make(p, 2, sizeof(const char *));
+        push_attr(out, f->kind == MTLS_F_SUBJECT_ATTR ? c->subject_avas
+                                                     : c->issuer_avas, f->oid);
+        return out;
+    case MTLS_F_SUBJECT:   one = c->subject; break;
+    case MTLS_F_ISSUER:    one = c->issuer; break;
+    case MTLS_F_SERIAL:    one = c->serial; break;
+    case MTLS_F_SHA256:    one = c->sha256; break;
+    case MTLS_F_SPKI:      one = c->spki; break;
+    case MTLS_F_NOT_AFTER: one = c->not_after; break;
+    case MTLS_F_DAYS_LEFT:
+        one = apr_ltoa(p, mtls_cert_days_left(c, now));
+        break;
+    }
+    out = apr_array_make(p, 1, sizeof(const char *));
+    if (one && *one) {
+        APR_ARRAY_PUSH(out, const char *) = one;
+    }
+    return out;
+}
+
+const char *mtls_field_first(apr_pool_t *p, const mtls_field_t *f,
+                             const mtls_cert_t *c, apr_time_t now)
+{
+    switch (f->kind) {
+    case MTLS_F_SUBJECT:   return c->subject;
+    case MTLS_F_ISSUER:    return c->issuer;
+    case MTLS_F_SERIAL:    return c->serial;
+    case MTLS_F_SHA256:    return c->sha256;
+    case MTLS_F_SPKI:      return c->spki;
+    case MTLS_F_NOT_AFTER: return c->not_after;
+    default: {
+        apr_array_header_t *v = mtls_field_values(p, f, c, now);
+        return v->nelts ? APR_ARRAY_IDX(v, 0, const char *) : NULL;
+    }
+    }
+}
+
+const char *mtls_list_join(apr_pool_t *p, const apr_array_header_t *items)
+{
+    apr_size_t len = 0;
+    char *out, *o;
+    int i;
+
+    for (i = 0; i < items->nelts; i++) {
+        len += strlen(APR_ARRAY_IDX(items, i, const char *)) * 2 + 4;
+    }
+    o = out = apr_palloc(p, len + 1);
+    for (i = 0; i < items->nelts; i++) {
+        const char *s = APR_ARRAY_IDX(items, i, const char *);
+        int quote = strpbrk(s, ",\"\\") != NULL;
+        if (i) {
+            *o++ = ',';
+            *o++ = ' ';
+        }
+        if (quote) {
+            *o++ = '"';
+        }
+        for (; *s; s++) {
+            unsigned char ch = (unsigned char)*s;
+            if (ch < 0x20 || ch == 0x7f) {
+                continue;
+            }
+            if (quote && (ch == '"' || ch == '\\')) {
+                *o++ = '\\';
+            }
+            *o++ = ch;
+        }
+        if (quote) {
+            *o++ = '"';
+        }
+    }
+    *o = '\0';
+    return out;
+}

@@ -1,0 +1,335 @@
+/* Map file, deny list and group file parsers. */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "mtls_filefmt.h"
+#include "mtls_dn.h"
+#include "mtls_match.h"
+
+char *mtls_getword_conf(apr_pool_t *p, const char **line)
+{
+    const char *s = *line, *start;
+    char *word;
+
+    while (apr_isspace(*s)) {
+        s++;
+    }
+    if (*s == '"' || *s == '\'') {
+        char quote = *s++;
+        apr_size_t o = 0;
+        start = s;
+        word = apr_palloc(p, strlen(s) + 1);
+        while (*s && *s != quote) {
+            if (*s == '\\' && s[1] == quote) {
+                s++;
+            }
+            word[o++] = *s++;
+        }
+        word[o] = '\0';
+        if (*s) {
+            s++;
+        }
+    }
+    else {
+        start = s;
+        while (*s && !apr_isspace(*s)) {
+            s++;
+        }
+        word = apr_pstrmemdup(p, start, s - start);
+    }
+    while (apr_isspace(*s)) {
+        s++;
+    }
+    *line = s;
+    return word;
+}
+
+/* An unterminated quote is an error ap_getword_conf would let pass; in a
+ * file that grants access we want to hear about it.  Quotes count only at
+ * the start of a word, as for ap_getword_conf. */
+static int quotes_balanced(const char *s)
+{
+    for (;;) {
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        if (!*s) {
+            return 1;
+        }
+        if (*s == '"' || *s == '\'') {
+            char quote = *s++;
+            while (*s && *s != quote) {
+                s += (*s == '\\' && s[1] == quote) ? 2 : 1;
+            }
+            if (!*s) {
+                return 0;
+            }
+            s++;
+        }
+        else {
+            while (*s && !apr_isspace(*s)) {
+                s++;
+            }
+        }
+    }
+}
+
+/* Parse "sha256:HEX", "spki:HEX", "issuer-serial:HEX/DN", "subject:DN"
+ * into a normalised lookup key. */
+static const char *parse_key(apr_pool_t *p, const char *word,
+                             const char **key, mtls_key_kind_e *kind)
+{
+    const char *err, *hex, *canon;
+    mtls_fp_kind_e fk;
+
+    if (!strncasecmp(word, "sha256:", 7) || !strncasecmp(word, "spki:", 5)) {
+        if ((err = mtls_fingerprint_parse(p, word, &fk, &hex))) {
+            return err;
+        }
+        *kind = fk == MTLS_FP_SHA256 ? MTLS_KEY_SHA256 : MTLS_KEY_SPKI;
+        *key = apr_pstrcat(p, fk == MTLS_FP_SHA256 ? "sha256:" : "spki:",
+                           hex, NULL);
+        return NULL;
+    }
+    if (!strncasecmp(word, "issuer-serial:", 14)) {
+        const char *slash = strchr(word + 14, '/'), *serial;
+        if (!slash) {
+            return apr_psprintf(p, "'%s': write issuer-serial:HEX/ISSUER-DN",
+                                word);
+        }
+        if ((err = mtls_serial_normalize(p, apr_pstrmemdup(p, word + 14,
+                                         slash - word - 14), &serial))) {
+            return err;
+        }
+        if ((err = mtls_dn_canon(p, slash + 1, &canon))) {
+            return err;
+        }
+        *kind = MTLS_KEY_ISSUER_SERIAL;
+        *key = apr_pstrcat(p, "issuer-serial:", serial, "/", canon, NULL);
+        return NULL;
+    }
+    if (!strncasecmp(word, "subject:", 8)) {
+        if ((err = mtls_dn_canon(p, word + 8, &canon))) {
+            return err;
+        }
+        *kind = MTLS_KEY_SUBJECT;
+        *key = apr_pstrcat(p, "subject:", canon, NULL);
+        return NULL;
+    }
+    return apr_psprintf(p, "unknown key '%s': write sha256:HEX, spki:HEX, "
+                        "\"issuer-serial:HEX/ISSUER-DN\" or \"subject:DN\"",
+                        word);
+}
+
+const char *mtls_map_cert_key(apr_pool_t *p, const mtls_cert_t *c,
+                              mtls_key_kind_e kind)
+{
+    switch (kind) {
+    case MTLS_KEY_SHA256:
+        return apr_pstrcat(p, "sha256:", c->sha256, NULL);
+    case MTLS_KEY_SPKI:
+        return apr_pstrcat(p, "spki:", c->spki, NULL);
+    case MTLS_KEY_ISSUER_SERIAL:
+        return apr_pstrcat(p, "issuer-serial:", c->serial, "/",
+                           c->issuer_canon, NULL);
+    case MTLS_KEY_SUBJECT:
+    default:
+        return apr_pstrcat(p, "subject:", c->subject_canon, NULL);
+    }
+}
+
+/* Iterate over lines without copying the whole text. */
+static const char *next_line(apr_pool_t *p, const char **text, char **line)
+{
+    const char *s = *text, *e;
+
+    if (!*s) {
+        return NULL;
+    }
+    e = strchr(s, '\n');
+    if (!e) {
+        e = s + strlen(s);
+    }
+    *line = apr_pstrmemdup(p, s, e - s);
+    if (e > s && e[-1] == '\r') {
+        (*line)[e - s - 1] = '\0';
+    }
+    *text = *e ? e + 1 : e;
+    return *line;
+}
+
+static int blank_or_comment(const char *s)
+{
+    while (apr_isspace(*s)) {
+        s++;
+    }
+    return *s == '\0' || *s == '#';
+}
+
+static int has_control(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 && *s != '\t') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *mtls_map_parse(apr_pool_t *p, const char *fname,
+                           const char *text, int deny_list, mtls_map_t **out)
+{
+    mtls_map_t *m = apr_pcalloc(p, sizeof(*m));
+    char *line;
+    int lineno = 0;
+
+    *out = NULL;
+    m->by_key = apr_hash_make(p);
+    while (next_line(p, &text, &line)) {
+        const char *s = line, *word, *key, *err;
+        mtls_key_kind_e kind;
+        mtls_map_entry_t *e;
+        const mtls_map_entry_t *dup;
+
+        lineno++;
+        if (blank_or_comment(line)) {
+            continue;
+        }
+        if (has_control(line)) {
+            return apr_psprintf(p, "%s:%d: control character in line",
+                                fname, lineno);
+        }
+        if (!quotes_balanced(line)) {
+            return apr_psprintf(p, "%s:%d: unterminated quote", fname, lineno);
+        }
+        word = mtls_getword_conf(p, &s);
+        if ((err = parse_key(p, word, &key, &kind))) {
+            return apr_psprintf(p, "%s:%d: %s", fname, lineno, err);
+        }
+        e = apr_pcalloc(p, sizeof(*e));
+        e->kind = kind;
+        e->line = lineno;
+        e->groups = apr_array_make(p, 1, sizeof(const char *));
+        if (deny_list) {
+            if (*s && *s != '#') {
+                return apr_psprintf(p, "%s:%d: a deny list line holds one "
+                                    "key (found '%s' after it)", fname,
+                                    lineno, s);
+            }
+        }
+        else {
+            e->user = mtls_getword_conf(p, &s);
+            if (!*e->user || *e->user == '#') {
+                return apr_psprintf(p, "%s:%d: key without a user: write "
+                                    "KEY USER [GROUP ...]", fname, lineno);
+            }
+            while (*s && *s != '#') {
+                const char *g = mtls_getword_conf(p, &s);
+                if (*g) {
+                    APR_ARRAY_PUSH(e->groups, const char *) = g;
+                }
+            }
+        }
+        if ((dup = apr_hash_get(m->by_key, key, APR_HASH_KEY_STRING))) {
+            return apr_psprintf(p, "%s:%d: key already given on line %d",
+                                fname, lineno, dup->line);
+        }
+        apr_hash_set(m->by_key, key, APR_HASH_KEY_STRING, e);
+        m->entries++;
+    }
+    *out = m;
+    return NULL;
+}
+
+const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,
+                                        const mtls_cert_t *c)
+{
+    int kind;
+
+    if (!m || !m->entries) {
+        return NULL;
+    }
+    for (kind = 0; kind < MTLS_KEY_COUNT; kind++) {
+        const mtls_map_entry_t *e =
+            apr_hash_get(m->by_key, mtls_map_cert_key(p, c, kind),
+                         APR_HASH_KEY_STRING);
+        if (e) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+const char *mtls_groupfile_parse(apr_pool_t *p, const char *fname,
+                                 const char *text, mtls_groupfile_t **out)
+{
+    mtls_groupfile_t *g = apr_pcalloc(p, sizeof(*g));
+    char *line;
+    int lineno = 0;
+
+    *out = NULL;
+    g->groups_by_user = apr_hash_make(p);
+    while (next_line(p, &text, &line)) {
+        const char *s, *colon;
+        char *group;
+
+        lineno++;
+        if (blank_or_comment(line)) {
+            continue;
+        }
+        if (has_control(line)) {
+            return apr_psprintf(p, "%s:%d: control character in line",
+                                fname, lineno);
+        }
+        colon = strchr(line, ':');
+        if (!colon) {
+            return apr_psprintf(p, "%s:%d: expected 'group: user1 user2 ...'",
+                                fname, lineno);
+        }
+        group = apr_pstrmemdup(p, line, colon - line);
+        apr_collapse_spaces(group, group);
+        if (!*group) {
+            return apr_psprintf(p, "%s:%d: empty group name", fname, lineno);
+        }
+        if (!quotes_balanced(colon + 1)) {
+            return apr_psprintf(p, "%s:%d: unterminated quote", fname, lineno);
+        }
+        g->groups++;
+        s = colon + 1;
+        while (*s) {
+            const char *user = mtls_getword_conf(p, &s);
+            apr_array_header_t *list;
+            int i, seen = 0;
+            if (!*user) {
+                break;
+            }
+            list = apr_hash_get(g->groups_by_user, user, APR_HASH_KEY_STRING);
+            if (!list) {
+                list = apr_array_make(p, 2, sizeof(const char *));
+                apr_hash_set(g->groups_by_user, user, APR_HASH_KEY_STRING,
+                             list);
+            }
+            for (i = 0; i < list->nelts; i++) {
+                if (!strcmp(APR_ARRAY_IDX(list, i, const char *), group)) {
+                    seen = 1;
+                }
+            }
+            if (!seen) {
+                APR_ARRAY_PUSH(list, const char *) = group;
+            }
+        }
+    }
+    *out = g;
+    return NULL;
+}
+
+const apr_array_header_t *mtls_groupfile_lookup(const mtls_groupfile_t *g,
+                                                const char *user)
+{
+    if (!g || !user) {
+        return NULL;
+    }
+    return apr_hash_get(g->groups_by_user, user, APR_HASH_KEY_STRING);
+}
