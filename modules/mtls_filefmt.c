@@ -188,8 +188,8 @@ const char *mtls_map_parse(apr_pool_t *p, const char *fname,
     *out = NULL;
     m->by_key = apr_hash_make(p);
     while (next_line(p, &text, &line)) {
-        const char *s = line, *word, *key, *err;
-        mtls_key_kind_e kind;
+        const char *s = line, *word, *key = NULL, *err;
+        mtls_key_kind_e kind = MTLS_KEY_SHA256;
         mtls_map_entry_t *e;
         const mtls_map_entry_t *dup;
 

@@ -8,7 +8,8 @@
 
 extern module AP_MODULE_DECLARE_DATA mtls_authz_module;
 
-#ifdef APLOG_USE_MODULE
+/* The module file declares the module itself. */
+#ifndef MTLS_MODULE_FILE
 APLOG_USE_MODULE(mtls_authz);
 #endif
 

@@ -1,0 +1,72 @@
+/* mod_mtls_authz: turn verified TLS client certificates into identities
+ * and authorisation decisions.  This file holds only the module record,
+ * the directive table and hook registration; each concern lives in
+ * modules/mtls_*.c. */
+#define MTLS_MODULE_FILE
+#include "httpd.h"
+#include "http_config.h"
+
+#include "mtls_private.h"
+#include "mtls_config.h"
+#include "mtls_reload.h"
+#include "mtls_identity.h"
+#include "mtls_providers.h"
+#include "mtls_decision.h"
+#include "mtls_vars.h"
+
+#define FILE_KIND(k) ((void *)(long)(k))
+
+static const command_rec mtls_cmds[] = {
+    AP_INIT_TAKE13("MTLSUserFrom", mtls_cmd_user_from, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "FIELD [REGEX TEMPLATE]: take the user from a "
+                   "certificate field (tried in order)"),
+    AP_INIT_TAKE13("MTLSGroupFrom", mtls_cmd_group_from, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "FIELD [REGEX TEMPLATE]: every matching value of a "
+                   "certificate field becomes a group"),
+    AP_INIT_TAKE1("MTLSUserMapFile", mtls_cmd_file, FILE_KIND(MTLS_FILE_MAP),
+                  RSRC_CONF | ACCESS_CONF,
+                  "file of 'KEY USER [GROUP ...]' lines, or none"),
+    AP_INIT_TAKE1("MTLSGroupFile", mtls_cmd_file, FILE_KIND(MTLS_FILE_GROUP),
+                  RSRC_CONF | ACCESS_CONF,
+                  "file of 'group: user ...' lines (AuthGroupFile format), "
+                  "or none"),
+    AP_INIT_TAKE1("MTLSDenyList", mtls_cmd_file, FILE_KIND(MTLS_FILE_DENY),
+                  RSRC_CONF | ACCESS_CONF,
+                  "file of certificate keys that never get an identity, "
+                  "or none"),
+    AP_INIT_TAKE1("MTLSRequireStrength", mtls_cmd_require_strength, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "weak (default) or strong: whether a user mapped by "
+                  "names only counts"),
+    AP_INIT_FLAG("MTLSErrorDetail", mtls_cmd_error_detail, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: refusals explain the reason and what to do"),
+    AP_INIT_TAKE1("MTLSMode", mtls_cmd_mode, NULL, RSRC_CONF | ACCESS_CONF,
+                  "enforce (default) or report: log would-be denials "
+                  "instead of denying"),
+    AP_INIT_TAKE1("MTLSReloadInterval", mtls_cmd_reload_interval, NULL,
+                  RSRC_CONF,
+                  "seconds between checks of the map, group and deny files "
+                  "(default 5)"),
+    { NULL }
+};
+
+static void mtls_register_hooks(apr_pool_t *p)
+{
+    mtls_providers_register_hooks(p);
+    mtls_decision_register_hooks(p);
+    mtls_vars_register_hooks(p);
+}
+
+AP_DECLARE_MODULE(mtls_authz) = {
+    STANDARD20_MODULE_STUFF,
+    mtls_create_dir_conf,
+    mtls_merge_dir_conf,
+    mtls_create_srv_conf,
+    mtls_merge_srv_conf,
+    mtls_cmds,
+    mtls_register_hooks,
+    AP_MODULE_FLAG_ALWAYS_MERGE
+};

@@ -1,0 +1,222 @@
+/* Directive handlers, defaults and merging. */
+#include "mtls_private.h"
+#include <string.h>
+
+#include "apr_strings.h"
+#include "http_core.h"
+
+#include "mtls_config.h"
+#include "mtls_rule.h"
+
+void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    mtls_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->require_strong = -1;
+    dc->error_detail = -1;
+    dc->mode = -1;
+    return dc;
+}
+
+#define MERGE_INT(f) (add->f != -1 ? add->f : base->f)
+#define MERGE_PTR(f) (add->f ? add->f : base->f)
+
+void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mtls_dir_conf_t *base = basev, *add = addv;
+    mtls_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    /* A scope's rule list replaces the enclosing one as a whole: rule
+     * numbers (source rule:N) must mean what the administrator reads. */
+    dc->user_rules = MERGE_PTR(user_rules);
+    dc->group_rules = MERGE_PTR(group_rules);
+    dc->map_file = (add->files_set & MTLS_SET_MAP) ? add->map_file
+                                                   : base->map_file;
+    dc->group_file = (add->files_set & MTLS_SET_GROUP) ? add->group_file
+                                                       : base->group_file;
+    dc->deny_list = (add->files_set & MTLS_SET_DENY) ? add->deny_list
+                                                     : base->deny_list;
+    dc->files_set = base->files_set | add->files_set;
+    dc->require_strong = MERGE_INT(require_strong);
+    dc->error_detail = MERGE_INT(error_detail);
+    dc->mode = MERGE_INT(mode);
+    return dc;
+}
+
+void *mtls_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    mtls_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->reload_interval = -1;
+    return sc;
+}
+
+void *mtls_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mtls_srv_conf_t *base = basev, *add = addv;
+    mtls_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->reload_interval = MERGE_INT(reload_interval);
+    return sc;
+}
+
+int mtls_conf_require_strong(const mtls_dir_conf_t *dc)
+{
+    return dc->require_strong == 1;
+}
+
+int mtls_conf_error_detail(const mtls_dir_conf_t *dc)
+{
+    return dc->error_detail == 1;
+}
+
+mtls_mode_e mtls_conf_mode(const mtls_dir_conf_t *dc)
+{
+    return dc->mode == MTLS_MODE_REPORT ? MTLS_MODE_REPORT : MTLS_MODE_ENFORCE;
+}
+
+apr_interval_time_t mtls_conf_reload_interval(const server_rec *s)
+{
+    const mtls_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                                     &mtls_authz_module);
+    return sc->reload_interval >= 0 ? sc->reload_interval
+                                    : MTLS_DEFAULT_RELOAD_INTERVAL;
+}
+
+int mtls_conf_maps(const mtls_dir_conf_t *dc)
+{
+    return dc->user_rules || dc->group_rules || dc->map_file
+           || dc->group_file || dc->deny_list;
+}
+
+const mtls_dir_conf_t *mtls_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &mtls_authz_module);
+}
+
+static const char *add_rule(cmd_parms *cmd, apr_array_header_t **list,
+                            const char *field, const char *regex,
+                            const char *tmpl)
+{
+    mtls_rule_t *rule;
+    const char *err;
+
+    if (regex && !tmpl) {
+        return apr_psprintf(cmd->pool, "%s takes FIELD, or FIELD REGEX "
+                            "TEMPLATE (a regex needs a template such as $1)",
+                            cmd->cmd->name);
+    }
+    if ((err = mtls_rule_compile(cmd->pool, field, regex, tmpl, &rule))) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+    }
+    if (!*list) {
+        *list = apr_array_make(cmd->pool, 2, sizeof(mtls_rule_t *));
+    }
+    APR_ARRAY_PUSH(*list, mtls_rule_t *) = rule;
+    return NULL;
+}
+
+const char *mtls_cmd_user_from(cmd_parms *cmd, void *dcv, const char *field,
+                               const char *regex, const char *tmpl)
+{
+    return add_rule(cmd, &((mtls_dir_conf_t *)dcv)->user_rules,
+                    field, regex, tmpl);
+}
+
+const char *mtls_cmd_group_from(cmd_parms *cmd, void *dcv, const char *field,
+                                const char *regex, const char *tmpl)
+{
+    return add_rule(cmd, &((mtls_dir_conf_t *)dcv)->group_rules,
+                    field, regex, tmpl);
+}
+
+/* MTLSUserMapFile, MTLSGroupFile and MTLSDenyList; cmd->info says which.
+ * "none" switches off a file set in an enclosing scope. */
+const char *mtls_cmd_file(cmd_parms *cmd, void *dcv, const char *path)
+{
+    mtls_dir_conf_t *dc = dcv;
+    mtls_file_kind_e kind = (mtls_file_kind_e)(long)cmd->info;
+    mtls_watched_t *w = NULL;
+    const char *err;
+
+    if (strcasecmp(path, "none")) {
+        if ((err = mtls_watched_open(cmd, path, kind, &w))) {
+            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+        }
+    }
+    switch (kind) {
+    case MTLS_FILE_MAP:
+        dc->map_file = w;
+        dc->files_set |= MTLS_SET_MAP;
+        break;
+    case MTLS_FILE_GROUP:
+        dc->group_file = w;
+        dc->files_set |= MTLS_SET_GROUP;
+        break;
+    case MTLS_FILE_DENY:
+        dc->deny_list = w;
+        dc->files_set |= MTLS_SET_DENY;
+        break;
+    }
+    return NULL;
+}
+
+const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dcv,
+                                      const char *arg)
+{
+    mtls_dir_conf_t *dc = dcv;
+
+    if (!strcasecmp(arg, "strong")) {
+        dc->require_strong = 1;
+    }
+    else if (!strcasecmp(arg, "weak")) {
+        dc->require_strong = 0;
+    }
+    else {
+        return "MTLSRequireStrength takes weak or strong";
+    }
+    return NULL;
+}
+
+const char *mtls_cmd_error_detail(cmd_parms *cmd, void *dcv, int on)
+{
+    ((mtls_dir_conf_t *)dcv)->error_detail = on ? 1 : 0;
+    return NULL;
+}
+
+const char *mtls_cmd_mode(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    mtls_dir_conf_t *dc = dcv;
+
+    if (!strcasecmp(arg, "enforce")) {
+        dc->mode = MTLS_MODE_ENFORCE;
+    }
+    else if (!strcasecmp(arg, "report")) {
+        dc->mode = MTLS_MODE_REPORT;
+    }
+    else {
+        return "MTLSMode takes enforce or report";
+    }
+    return NULL;
+}
+
+const char *mtls_cmd_reload_interval(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    mtls_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config,
+                                               &mtls_authz_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *end;
+    long secs;
+
+    if (err) {
+        return err;
+    }
+    secs = strtol(arg, &end, 10);
+    if (*end || secs < 0 || secs > 86400) {
+        return "MTLSReloadInterval takes a number of seconds (0-86400; "
+               "0 checks on every request)";
+    }
+    sc->reload_interval = apr_time_from_sec(secs);
+    return NULL;
+}

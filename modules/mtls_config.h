@@ -1,0 +1,69 @@
+/* Configuration: per-directory and per-server records, their defaults and
+ * merging, and the directive handlers the directive table points at. */
+#ifndef MTLS_CONFIG_H
+#define MTLS_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "mtls_reload.h"
+
+typedef enum {
+    MTLS_MODE_ENFORCE = 0,
+    MTLS_MODE_REPORT = 1
+} mtls_mode_e;
+
+/* Unset values are -1 / NULL so that merging can tell "inherit" from a
+ * value that happens to equal the default. */
+typedef struct {
+    apr_array_header_t *user_rules;    /* of mtls_rule_t *, MTLSUserFrom */
+    apr_array_header_t *group_rules;   /* of mtls_rule_t *, MTLSGroupFrom */
+    mtls_watched_t *map_file;
+    mtls_watched_t *group_file;
+    mtls_watched_t *deny_list;
+    int files_set;                     /* bit per file: set here ("none" too) */
+    int require_strong;
+    int error_detail;
+    int mode;
+} mtls_dir_conf_t;
+
+typedef struct {
+    apr_interval_time_t reload_interval;
+} mtls_srv_conf_t;
+
+#define MTLS_SET_MAP   1
+#define MTLS_SET_GROUP 2
+#define MTLS_SET_DENY  4
+
+/* Defaults, in one place. */
+#define MTLS_DEFAULT_RELOAD_INTERVAL apr_time_from_sec(5)
+
+/** Effective values with the defaults applied. */
+int mtls_conf_require_strong(const mtls_dir_conf_t *dc);
+int mtls_conf_error_detail(const mtls_dir_conf_t *dc);
+mtls_mode_e mtls_conf_mode(const mtls_dir_conf_t *dc);
+apr_interval_time_t mtls_conf_reload_interval(const server_rec *s);
+
+/** True when the scope maps certificates at all (so variables are set). */
+int mtls_conf_maps(const mtls_dir_conf_t *dc);
+
+/** The records for a request. */
+const mtls_dir_conf_t *mtls_dir_conf(const request_rec *r);
+
+void *mtls_create_dir_conf(apr_pool_t *p, char *dir);
+void *mtls_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+void *mtls_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *mtls_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+
+const char *mtls_cmd_user_from(cmd_parms *cmd, void *dc, const char *field,
+                               const char *regex, const char *tmpl);
+const char *mtls_cmd_group_from(cmd_parms *cmd, void *dc, const char *field,
+                                const char *regex, const char *tmpl);
+const char *mtls_cmd_file(cmd_parms *cmd, void *dc, const char *path);
+const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dc,
+                                      const char *arg);
+const char *mtls_cmd_error_detail(cmd_parms *cmd, void *dc, int on);
+const char *mtls_cmd_mode(cmd_parms *cmd, void *dc, const char *arg);
+const char *mtls_cmd_reload_interval(cmd_parms *cmd, void *dummy,
+                                     const char *arg);
+
+#endif /* MTLS_CONFIG_H */

@@ -1,0 +1,403 @@
+/* Require mtls-verified | mtls-user | mtls-group | mtls-subject |
+ * mtls-issuer | mtls-san | mtls-fingerprint, and AuthType mtls.
+ * Arguments are parsed once, when the configuration is read. */
+#include "mtls_private.h"
+#include <string.h>
+
+#include "apr_strings.h"
+#include "ap_provider.h"
+#include "http_core.h"
+#include "http_request.h"
+#include "mod_auth.h"
+
+#include "mtls_providers.h"
+#include "mtls_identity.h"
+#include "mtls_decision.h"
+#include "mtls_config.h"
+#include "mtls_dn.h"
+#include "mtls_match.h"
+
+/* Parsed arguments of one Require line. */
+typedef struct {
+    apr_array_header_t *words;      /* mtls-user, mtls-group */
+    const char *dn_canon;           /* mtls-subject, mtls-issuer */
+    apr_array_header_t *sans;       /* of san_pattern_t */
+    apr_hash_t *fingerprints;       /* "sha256:hex" / "spki:hex" */
+} require_args_t;
+
+typedef struct {
+    int type;
+    const char *glob;
+} san_pattern_t;
+
+static apr_array_header_t *split_words(cmd_parms *cmd, const char *line)
+{
+    apr_array_header_t *words = apr_array_make(cmd->pool, 2, sizeof(char *));
+
+    while (line && *line) {
+        const char *w = ap_getword_conf(cmd->pool, &line);
+        if (*w) {
+            APR_ARRAY_PUSH(words, const char *) = w;
+        }
+    }
+    return words;
+}
+
+static const char *parse_none(cmd_parms *cmd, const char *line,
+                              const void **parsed)
+{
+    if (line && *line) {
+        return "'Require mtls-verified' does not take arguments";
+    }
+    return NULL;
+}
+
+static const char *parse_names(cmd_parms *cmd, const char *line,
+                               const void **parsed)
+{
+    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    const char *which = cmd->info ? "mtls-group" : "mtls-user";
+
+    a->words = split_words(cmd, line);
+    if (!a->words->nelts) {
+        return apr_psprintf(cmd->pool, "'Require %s' needs at least one "
+                            "name", which);
+    }
+    *parsed = a;
+    return NULL;
+}
+
+static const char *parse_dn(cmd_parms *cmd, const char *line,
+                            const void **parsed)
+{
+    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    const char *which = cmd->info ? "mtls-issuer" : "mtls-subject";
+    const char *dn, *err;
+
+    if (!line || !*line) {
+        return apr_psprintf(cmd->pool, "'Require %s' needs a DN", which);
+    }
+    dn = ap_getword_conf(cmd->pool, &line);
+    if (*line) {
+        return apr_psprintf(cmd->pool, "'Require %s' takes one DN; quote it "
+                            "if it holds spaces", which);
+    }
+    if ((err = mtls_dn_canon(cmd->pool, dn, &a->dn_canon))) {
+        return apr_psprintf(cmd->pool, "'Require %s': %s", which, err);
+    }
+    *parsed = a;
+    return NULL;
+}
+
+static const char *parse_san(cmd_parms *cmd, const char *line,
+                             const void **parsed)
+{
+    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    apr_array_header_t *words = split_words(cmd, line);
+    int i;
+
+    if (!words->nelts) {
+        return "'Require mtls-san' needs TYPE:PATTERN (e.g. "
+               "uri:spiffe://example.org/ns/prod/*)";
+    }
+    a->sans = apr_array_make(cmd->pool, words->nelts, sizeof(san_pattern_t));
+    for (i = 0; i < words->nelts; i++) {
+        const char *w = APR_ARRAY_IDX(words, i, const char *);
+        const char *colon = strchr(w, ':');
+        san_pattern_t *sp;
+        int type = colon ? mtls_san_type_parse(apr_pstrmemdup(cmd->pool, w,
+                                                              colon - w))
+                         : -1;
+        if (type < 0 || !colon[1]) {
+            return apr_psprintf(cmd->pool, "'Require mtls-san %s': write "
+                                "TYPE:PATTERN with TYPE one of email, dns, "
+                                "uri, ip, upn", w);
+        }
+        sp = &APR_ARRAY_PUSH(a->sans, san_pattern_t);
+        sp->type = type;
+        sp->glob = colon + 1;
+    }
+    *parsed = a;
+    return NULL;
+}
+
+static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
+                                      const void **parsed)
+{
+    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    apr_array_header_t *words = split_words(cmd, line);
+    int i;
+
+    if (!words->nelts) {
+        return "'Require mtls-fingerprint' needs sha256:HEX or spki:HEX";
+    }
+    a->fingerprints = apr_hash_make(cmd->pool);
+    for (i = 0; i < words->nelts; i++) {
+        mtls_fp_kind_e kind;
+        const char *hex, *err;
+        err = mtls_fingerprint_parse(cmd->pool,
+                                     APR_ARRAY_IDX(words, i, const char *),
+                                     &kind, &hex);
+        if (err) {
+            return apr_psprintf(cmd->pool, "'Require mtls-fingerprint': %s",
+                                err);
+        }
+        apr_hash_set(a->fingerprints,
+                     apr_pstrcat(cmd->pool, kind == MTLS_FP_SHA256
+                                 ? "sha256:" : "spki:", hex, NULL),
+                     APR_HASH_KEY_STRING, "");
+    }
+    *parsed = a;
+    return NULL;
+}
+
+/* Every provider starts here: the certificate must be there, verified
+ * and not deny-listed. */
+static mtls_reason_e usable(request_rec *r, const mtls_identity_t **id)
+{
+    *id = mtls_identity_get(r);
+    return mtls_peer_reason(*id);
+}
+
+/* For mtls-user and mtls-group: the identity must also be strong enough
+ * and (for users) mapped. */
+static mtls_reason_e mapped(request_rec *r, const mtls_identity_t *id,
+                            int need_user)
+{
+    if (need_user ? !id->user : (!id->user && !id->groups->nelts)) {
+        return MTLS_R_UNMAPPED;
+    }
+    if (!id->strong && mtls_conf_require_strong(mtls_dir_conf(r))) {
+        return MTLS_R_WEAK_MAPPING;
+    }
+    return MTLS_R_NONE;
+}
+
+static authz_status check_verified(request_rec *r, const char *line,
+                                   const void *parsed)
+{
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+static int in_list(const apr_array_header_t *list, const char *s)
+{
+    int i;
+
+    for (i = 0; s && i < list->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(list, i, const char *), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static authz_status check_user(request_rec *r, const char *line,
+                               const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+
+    if (!why && !(why = mapped(r, id, 1)) && !in_list(a->words, id->user)) {
+        why = MTLS_R_USER_MISMATCH;
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+static authz_status check_group(request_rec *r, const char *line,
+                                const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+    int i;
+
+    if (!why && !(why = mapped(r, id, 0))) {
+        why = MTLS_R_GROUP_MISMATCH;
+        for (i = 0; i < id->groups->nelts; i++) {
+            if (in_list(a->words, APR_ARRAY_IDX(id->groups, i,
+                                                const char *))) {
+                why = MTLS_R_NONE;
+                break;
+            }
+        }
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+static authz_status check_subject(request_rec *r, const char *line,
+                                  const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+
+    if (!why && strcmp(id->peer->cert->subject_canon, a->dn_canon)) {
+        why = MTLS_R_SUBJECT_MISMATCH;
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+static authz_status check_issuer(request_rec *r, const char *line,
+                                 const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+
+    if (!why && strcmp(id->peer->cert->issuer_canon, a->dn_canon)) {
+        why = MTLS_R_ISSUER_MISMATCH;
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+static int san_matches(const mtls_cert_t *c, const san_pattern_t *sp)
+{
+    const apr_array_header_t *vals = c->san[sp->type];
+    char stop = sp->type == MTLS_SAN_URI ? '/'
+                : sp->type == MTLS_SAN_DNS ? '.' : 0;
+    int nocase = sp->type == MTLS_SAN_DNS || sp->type == MTLS_SAN_EMAIL
+                 || sp->type == MTLS_SAN_UPN;
+    int i;
+
+    for (i = 0; i < vals->nelts; i++) {
+        if (mtls_glob_match(sp->glob, APR_ARRAY_IDX(vals, i, const char *),
+                            stop, nocase)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static authz_status check_san(request_rec *r, const char *line,
+                              const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+    int i;
+
+    if (!why) {
+        why = MTLS_R_SAN_MISMATCH;
+        for (i = 0; i < a->sans->nelts; i++) {
+            if (san_matches(id->peer->cert,
+                            &APR_ARRAY_IDX(a->sans, i, san_pattern_t))) {
+                why = MTLS_R_NONE;
+                break;
+            }
+        }
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+static authz_status check_fingerprint(request_rec *r, const char *line,
+                                      const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id;
+    mtls_reason_e why = usable(r, &id);
+
+    if (!why) {
+        const mtls_cert_t *c = id->peer->cert;
+        if (!apr_hash_get(a->fingerprints,
+                          apr_pstrcat(r->pool, "sha256:", c->sha256, NULL),
+                          APR_HASH_KEY_STRING)
+            && !apr_hash_get(a->fingerprints,
+                             apr_pstrcat(r->pool, "spki:", c->spki, NULL),
+                             APR_HASH_KEY_STRING)) {
+            why = MTLS_R_FINGERPRINT_MISMATCH;
+        }
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
+
+/* AuthType mtls: the mapped user becomes r->user. */
+static int authenticate(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    const mtls_identity_t *id;
+    mtls_reason_e why;
+
+    if (!type || strcasecmp(type, "mtls")) {
+        return DECLINED;
+    }
+    if (!(why = usable(r, &id)) && !(why = mapped(r, id, 1))) {
+        r->user = (char *)id->user;
+        r->ap_auth_type = "mtls";
+        return OK;
+    }
+    return mtls_decision_refuse(r, why, id);
+}
+
+static const authz_provider provider_verified = {
+    &check_verified, &parse_none
+};
+static const authz_provider provider_user = { &check_user, &parse_names };
+static const authz_provider provider_subject = {
+    &check_subject, &parse_dn
+};
+static const authz_provider provider_san = { &check_san, &parse_san };
+static const authz_provider provider_fingerprint = {
+    &check_fingerprint, &parse_fingerprints
+};
+
+/* mtls-group and mtls-issuer share a parser with mtls-user and
+ * mtls-subject; cmd->info (set through the wrappers) tells which. */
+static const char *parse_group_names(cmd_parms *cmd, const char *line,
+                                     const void **parsed)
+{
+    void *saved = cmd->info;
+    const char *err;
+
+    cmd->info = (void *)"group";
+    err = parse_names(cmd, line, parsed);
+    cmd->info = saved;
+    return err;
+}
+
+static const char *parse_issuer_dn(cmd_parms *cmd, const char *line,
+                                   const void **parsed)
+{
+    void *saved = cmd->info;
+    const char *err;
+
+    cmd->info = (void *)"issuer";
+    err = parse_dn(cmd, line, parsed);
+    cmd->info = saved;
+    return err;
+}
+
+static const authz_provider provider_group = {
+    &check_group, &parse_group_names
+};
+static const authz_provider provider_issuer = {
+    &check_issuer, &parse_issuer_dn
+};
+
+void mtls_providers_register_hooks(apr_pool_t *p)
+{
+    static const struct {
+        const char *name;
+        const authz_provider *provider;
+    } all[] = {
+        { "mtls-verified", &provider_verified },
+        { "mtls-user", &provider_user },
+        { "mtls-group", &provider_group },
+        { "mtls-subject", &provider_subject },
+        { "mtls-issuer", &provider_issuer },
+        { "mtls-san", &provider_san },
+        { "mtls-fingerprint", &provider_fingerprint },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, all[i].name,
+                                  AUTHZ_PROVIDER_VERSION, all[i].provider,
+                                  AP_AUTH_INTERNAL_PER_CONF);
+    }
+    ap_hook_check_authn(authenticate, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+}

@@ -1,0 +1,46 @@
+/* Files that are read at start-up and re-read when they change: the map
+ * file, the group file and the deny list.  One watched object per path and
+ * kind, shared by every scope that names it. */
+#ifndef MTLS_RELOAD_H
+#define MTLS_RELOAD_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+typedef enum {
+    MTLS_FILE_MAP,
+    MTLS_FILE_GROUP,
+    MTLS_FILE_DENY
+} mtls_file_kind_e;
+
+typedef struct mtls_watched_t mtls_watched_t;
+typedef struct mtls_snapshot_t mtls_snapshot_t;
+
+/**
+ * The watched object for @p path (relative to ServerRoot) and @p kind,
+ * reading and parsing the file now if this configuration has not yet.
+ * Returns NULL or a message that stops start-up ("file:line: ...").
+ */
+const char *mtls_watched_open(cmd_parms *cmd, const char *path,
+                              mtls_file_kind_e kind, mtls_watched_t **out);
+
+/**
+ * Re-read the file if MTLSReloadInterval has passed and it changed, then
+ * return its generation: a number that changes with every successful
+ * reload, so answers derived from the old contents can be recognised.
+ */
+apr_uint32_t mtls_watched_refresh(request_rec *r, mtls_watched_t *w);
+
+/** Hold the current contents until mtls_watched_release(). */
+mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w);
+
+/** Give back what mtls_watched_acquire() returned. */
+void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s);
+
+/** The parsed contents (an mtls_map_t or mtls_groupfile_t). */
+const void *mtls_snapshot_data(const mtls_snapshot_t *s);
+
+/** The path, for messages. */
+const char *mtls_watched_path(const mtls_watched_t *w);
+
+#endif /* MTLS_RELOAD_H */

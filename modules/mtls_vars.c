@@ -1,0 +1,146 @@
+/* MTLS_* environment and ap_expr variables. */
+#include "mtls_private.h"
+#include <string.h>
+
+#include "apr_strings.h"
+#include "ap_expr.h"
+#include "http_core.h"
+#include "http_request.h"
+
+#include "mtls_vars.h"
+#include "mtls_identity.h"
+#include "mtls_config.h"
+#include "mtls_decision.h"
+#include "mtls_field.h"
+
+typedef enum {
+    V_USER, V_GROUPS, V_GROUPS_N, V_STRENGTH, V_SOURCE, V_SUBJECT, V_ISSUER,
+    V_SERIAL, V_SHA256, V_LDAP_DN, V_DAYS_LEFT, V_DENY_REASON, V_COUNT
+} var_e;
+
+static const char *const var_names[V_COUNT] = {
+    "MTLS_USER", "MTLS_GROUPS", "MTLS_GROUPS_N", "MTLS_STRENGTH",
+    "MTLS_SOURCE", "MTLS_SUBJECT", "MTLS_ISSUER", "MTLS_SERIAL",
+    "MTLS_SHA256", "MTLS_LDAP_DN", "MTLS_DAYS_LEFT", "MTLS_DENY_REASON"
+};
+
+/* The value of one variable for @p r, or NULL when it has none. */
+static const char *var_value(request_rec *r, const mtls_identity_t *id,
+                             var_e v)
+{
+    const mtls_cert_t *c = id->peer->cert;
+    int usable = mtls_peer_reason(id) == MTLS_R_NONE;
+
+    switch (v) {
+    case V_DENY_REASON:
+        return apr_table_get(r->subprocess_env, "MTLS_DENY_REASON");
+    case V_SUBJECT:
+        return c ? c->subject : NULL;
+    case V_ISSUER:
+        return c ? c->issuer : NULL;
+    case V_SERIAL:
+        return c ? c->serial : NULL;
+    case V_SHA256:
+        return c ? c->sha256 : NULL;
+    case V_DAYS_LEFT:
+        return c ? apr_ltoa(r->pool, mtls_cert_days_left(c, r->request_time))
+                 : NULL;
+    default:
+        break;
+    }
+    if (!usable) {
+        return NULL;
+    }
+    switch (v) {
+    case V_USER:
+        return id->user;
+    case V_GROUPS:
+        return id->groups->nelts ? mtls_list_join(r->pool, id->groups) : NULL;
+    case V_GROUPS_N:
+        return apr_itoa(r->pool, id->groups->nelts);
+    case V_STRENGTH:
+        return id->user || id->groups->nelts
+               ? (id->strong ? "strong" : "weak") : NULL;
+    case V_SOURCE:
+        return id->source;
+    case V_LDAP_DN:
+        return id->ldap_dn;
+    default:
+        return NULL;
+    }
+}
+
+/* Variables are set where the module is in use: the scope maps
+ * certificates, or a provider already resolved this request. */
+static int set_env(request_rec *r)
+{
+    const mtls_identity_t *id = mtls_identity_peek(r);
+    apr_table_t *env = r->subprocess_env;
+    int i;
+
+    if (!id) {
+        if (!mtls_conf_maps(mtls_dir_conf(r))) {
+            return DECLINED;
+        }
+        id = mtls_identity_get(r);
+    }
+    for (i = 0; i < V_COUNT; i++) {
+        const char *val;
+        if (i == V_DENY_REASON) {
+            continue;
+        }
+        if ((val = var_value(r, id, i))) {
+            apr_table_setn(env, var_names[i], val);
+        }
+    }
+    if (mtls_peer_reason(id) == MTLS_R_NONE) {
+        for (i = 0; i < id->groups->nelts; i++) {
+            apr_table_setn(env, apr_psprintf(r->pool, "MTLS_GROUP_%d", i),
+                           APR_ARRAY_IDX(id->groups, i, const char *));
+        }
+        /* AuthType mtls names the user even where only mtls-* providers
+         * (which need no user) decided, so %u and REMOTE_USER show it. */
+        if (!r->user && id->user) {
+            const char *type = ap_auth_type(r);
+            if (type && !strcasecmp(type, "mtls")) {
+                r->user = (char *)id->user;
+                r->ap_auth_type = "mtls";
+            }
+        }
+    }
+    return DECLINED;
+}
+
+static const char *expr_var(ap_expr_eval_ctx_t *ctx, const void *data)
+{
+    var_e v = (var_e)(long)data;
+
+    if (!ctx->r) {
+        return NULL;
+    }
+    return var_value(ctx->r, mtls_identity_get(ctx->r), v);
+}
+
+static int expr_lookup(ap_expr_lookup_parms *parms)
+{
+    int i;
+
+    if (parms->type != AP_EXPR_FUNC_VAR
+        || strncasecmp(parms->name, "MTLS_", 5)) {
+        return DECLINED;
+    }
+    for (i = 0; i < V_COUNT; i++) {
+        if (!strcasecmp(parms->name, var_names[i])) {
+            *parms->func = expr_var;
+            *parms->data = (const void *)(long)i;
+            return OK;
+        }
+    }
+    return DECLINED;
+}
+
+void mtls_vars_register_hooks(apr_pool_t *p)
+{
+    ap_hook_fixups(set_env, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_expr_lookup(expr_lookup, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,12 @@
+/* The identity for the rest of the server: environment variables (CGI,
+ * logs, RewriteCond) and ap_expr variables (Require expr, <If>, Header
+ * expr=) named MTLS_*. */
+#ifndef MTLS_VARS_H
+#define MTLS_VARS_H
+
+#include "apr_pools.h"
+
+/** Register the fixups and ap_expr lookup hooks. */
+void mtls_vars_register_hooks(apr_pool_t *p);
+
+#endif /* MTLS_VARS_H */
