@@ -246,9 +246,11 @@ static void record(request_rec *r, int status, mtls_reason_e reason,
     apr_table_setn(r->notes, refusal_note, (const char *)rf);
     apr_table_setn(r->subprocess_env, "MTLS_DENY_REASON",
                    mtls_reason_name(reason));
-    /* An ErrorDocument the administrator configured wins over ours. */
+    /* An ErrorDocument the administrator configured wins over ours (a
+     * body we set for an earlier provider of this request is replaced). */
     if (mtls_conf_error_detail(dc)
-        && !ap_response_code_string(r, ap_index_of_response(status))) {
+        && (apr_table_get(r->notes, "mtls_authz_body_type")
+            || !ap_response_code_string(r, ap_index_of_response(status)))) {
         int json = wants_json(r);
         ap_custom_response(r, status, error_body(r, status, reason, id,
                                                  json));

@@ -53,10 +53,9 @@ static const char *parse_none(cmd_parms *cmd, const char *line,
 }
 
 static const char *parse_names(cmd_parms *cmd, const char *line,
-                               const void **parsed)
+                               const void **parsed, const char *which)
 {
     require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
-    const char *which = cmd->info ? "mtls-group" : "mtls-user";
 
     a->words = split_words(cmd, line);
     if (!a->words->nelts) {
@@ -68,10 +67,9 @@ static const char *parse_names(cmd_parms *cmd, const char *line,
 }
 
 static const char *parse_dn(cmd_parms *cmd, const char *line,
-                            const void **parsed)
+                            const void **parsed, const char *which)
 {
     require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
-    const char *which = cmd->info ? "mtls-issuer" : "mtls-subject";
     const char *dn, *err;
 
     if (!line || !*line) {
@@ -332,49 +330,48 @@ static int authenticate(request_rec *r)
     return mtls_decision_refuse(r, why, id);
 }
 
-static const authz_provider provider_verified = {
-    &check_verified, &parse_none
-};
-static const authz_provider provider_user = { &check_user, &parse_names };
-static const authz_provider provider_subject = {
-    &check_subject, &parse_dn
-};
-static const authz_provider provider_san = { &check_san, &parse_san };
-static const authz_provider provider_fingerprint = {
-    &check_fingerprint, &parse_fingerprints
-};
+static const char *parse_user_names(cmd_parms *cmd, const char *line,
+                                    const void **parsed)
+{
+    return parse_names(cmd, line, parsed, "mtls-user");
+}
 
-/* mtls-group and mtls-issuer share a parser with mtls-user and
- * mtls-subject; cmd->info (set through the wrappers) tells which. */
 static const char *parse_group_names(cmd_parms *cmd, const char *line,
                                      const void **parsed)
 {
-    void *saved = cmd->info;
-    const char *err;
+    return parse_names(cmd, line, parsed, "mtls-group");
+}
 
-    cmd->info = (void *)"group";
-    err = parse_names(cmd, line, parsed);
-    cmd->info = saved;
-    return err;
+static const char *parse_subject_dn(cmd_parms *cmd, const char *line,
+                                    const void **parsed)
+{
+    return parse_dn(cmd, line, parsed, "mtls-subject");
 }
 
 static const char *parse_issuer_dn(cmd_parms *cmd, const char *line,
                                    const void **parsed)
 {
-    void *saved = cmd->info;
-    const char *err;
-
-    cmd->info = (void *)"issuer";
-    err = parse_dn(cmd, line, parsed);
-    cmd->info = saved;
-    return err;
+    return parse_dn(cmd, line, parsed, "mtls-issuer");
 }
 
+static const authz_provider provider_verified = {
+    &check_verified, &parse_none
+};
+static const authz_provider provider_user = {
+    &check_user, &parse_user_names
+};
 static const authz_provider provider_group = {
     &check_group, &parse_group_names
 };
+static const authz_provider provider_subject = {
+    &check_subject, &parse_subject_dn
+};
 static const authz_provider provider_issuer = {
     &check_issuer, &parse_issuer_dn
+};
+static const authz_provider provider_san = { &check_san, &parse_san };
+static const authz_provider provider_fingerprint = {
+    &check_fingerprint, &parse_fingerprints
 };
 
 void mtls_providers_register_hooks(apr_pool_t *p)
