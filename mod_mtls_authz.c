@@ -49,12 +49,13 @@ static const command_rec mtls_cmds[] = {
     AP_INIT_TAKE1("MTLSReloadInterval", mtls_cmd_reload_interval, NULL,
                   RSRC_CONF,
                   "seconds between checks of the map, group and deny files "
-                  "(default 5)"),
+                  "(server config, default 5)"),
     { NULL }
 };
 
 static void mtls_register_hooks(apr_pool_t *p)
 {
+    mtls_reload_register_hooks(p);
     mtls_providers_register_hooks(p);
     mtls_decision_register_hooks(p);
     mtls_vars_register_hooks(p);

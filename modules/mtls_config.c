@@ -205,7 +205,7 @@ const char *mtls_cmd_reload_interval(cmd_parms *cmd, void *dummy,
 {
     mtls_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config,
                                                &mtls_authz_module);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     char *end;
     long secs;
 
@@ -213,9 +213,8 @@ const char *mtls_cmd_reload_interval(cmd_parms *cmd, void *dummy,
         return err;
     }
     secs = strtol(arg, &end, 10);
-    if (*end || secs < 0 || secs > 86400) {
-        return "MTLSReloadInterval takes a number of seconds (0-86400; "
-               "0 checks on every request)";
+    if (*end || secs < 1 || secs > 86400) {
+        return "MTLSReloadInterval takes a number of seconds (1-86400)";
     }
     sc->reload_interval = apr_time_from_sec(secs);
     return NULL;

@@ -247,13 +247,13 @@ static void memo_key(request_rec *r, const mtls_dir_conf_t *dc,
     k->group = dc->group_file;
     k->deny = dc->deny_list;
     if (dc->map_file) {
-        k->map_gen = mtls_watched_refresh(r, dc->map_file);
+        k->map_gen = mtls_watched_generation(dc->map_file);
     }
     if (dc->group_file) {
-        k->group_gen = mtls_watched_refresh(r, dc->group_file);
+        k->group_gen = mtls_watched_generation(dc->group_file);
     }
     if (dc->deny_list) {
-        k->deny_gen = mtls_watched_refresh(r, dc->deny_list);
+        k->deny_gen = mtls_watched_generation(dc->deny_list);
     }
 }
 

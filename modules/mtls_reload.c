@@ -1,7 +1,9 @@
-/* Watched files: parsed at start-up (errors stop the server), re-read at
- * most every MTLSReloadInterval when they change; a change that does not
- * parse keeps the old contents.  Readers never wait for a reload: they
- * hold a reference to the snapshot they started with. */
+/* Watched files: parsed at start-up (errors stop the server), re-read
+ * when they change; a change that does not parse keeps the old contents.
+ * One thread per child process checks every MTLSReloadInterval, so every
+ * process sees every version and the request path never calls stat().
+ * Readers never wait for a reload: they hold a reference to the snapshot
+ * they started with. */
 #include "mtls_private.h"
 #include <string.h>
 
@@ -9,6 +11,8 @@
 #include "apr_file_io.h"
 #include "apr_atomic.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_proc.h"
 #include "http_log.h"
 
 #include "mtls_reload.h"
@@ -18,6 +22,9 @@
 /* Large enough for any real map file, small enough that a wrong path
  * (a log file, a device) fails clearly instead of eating memory. */
 #define MTLS_MAX_FILE_SIZE (64 * 1024 * 1024)
+
+/* Where the configuration pool keeps the watched files of its generation. */
+#define REGISTRY_KEY "mtls_authz_watched_files"
 
 struct mtls_snapshot_t {
     apr_pool_t *pool;          /* owns data; NULL for the start-up one */
@@ -31,7 +38,6 @@ struct mtls_watched_t {
     apr_thread_mutex_t *mutex;
     mtls_snapshot_t *current;          /* guarded by mutex */
     volatile apr_uint32_t generation;
-    volatile apr_uint64_t next_check;  /* apr_time_t, read without lock */
     /* What the file looked like when last read, good or bad. */
     apr_time_t mtime;
     apr_off_t size;
@@ -103,7 +109,6 @@ static const char *load(apr_pool_t *p, const char *path,
 const char *mtls_watched_open(cmd_parms *cmd, const char *path,
                               mtls_file_kind_e kind, mtls_watched_t **out)
 {
-    static const char key[] = "mtls_authz_watched_files";
     apr_hash_t *registry = NULL;
     const char *full = ap_server_root_relative(cmd->pool, path), *err, *hkey;
     mtls_watched_t *w;
@@ -115,10 +120,11 @@ const char *mtls_watched_open(cmd_parms *cmd, const char *path,
     }
     /* One object per path and kind for this configuration generation:
      * the registry lives in (and dies with) the configuration pool. */
-    apr_pool_userdata_get((void **)&registry, key, cmd->pool);
+    apr_pool_userdata_get((void **)&registry, REGISTRY_KEY, cmd->pool);
     if (!registry) {
         registry = apr_hash_make(cmd->pool);
-        apr_pool_userdata_set(registry, key, apr_pool_cleanup_null, cmd->pool);
+        apr_pool_userdata_set(registry, REGISTRY_KEY, apr_pool_cleanup_null,
+                              cmd->pool);
     }
     hkey = apr_psprintf(cmd->pool, "%d:%s", (int)kind, full);
     if ((w = apr_hash_get(registry, hkey, APR_HASH_KEY_STRING))) {
@@ -155,7 +161,7 @@ static void unref_locked(mtls_snapshot_t *s)
 }
 
 /* Called with the mutex held, when the interval has passed. */
-static void check_locked(request_rec *r, mtls_watched_t *w)
+static void check_locked(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
 {
     apr_finfo_t fi;
     apr_pool_t *pool;
@@ -164,9 +170,9 @@ static void check_locked(request_rec *r, mtls_watched_t *w)
     mtls_snapshot_t *old;
 
     if (apr_stat(&fi, w->path, APR_FINFO_MTIME | APR_FINFO_SIZE
-                 | APR_FINFO_INODE, r->pool) != APR_SUCCESS) {
+                 | APR_FINFO_INODE, tmp) != APR_SUCCESS) {
         if (w->size != -1) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, r->server,
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, srv,
                          "MTLS0201: %s: cannot be read any more; keeping "
                          "the contents read before", w->path);
             w->size = -1;
@@ -187,7 +193,7 @@ static void check_locked(request_rec *r, mtls_watched_t *w)
     w->size = fi.size;
     w->inode = fi.inode;
     if (err) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, r->server,
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, srv,
                      "MTLS0202: reload failed, keeping the previous "
                      "contents: %s", err);
         apr_pool_destroy(pool);
@@ -200,24 +206,103 @@ static void check_locked(request_rec *r, mtls_watched_t *w)
     w->current->refs = 1;
     apr_atomic_inc32(&w->generation);
     unref_locked(old);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, r->server,
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, srv,
                  "MTLS0203: %s reloaded", w->path);
 }
 
-apr_uint32_t mtls_watched_refresh(request_rec *r, mtls_watched_t *w)
+apr_uint32_t mtls_watched_generation(const mtls_watched_t *w)
 {
-    apr_time_t now = r->request_time;
+    return apr_atomic_read32((volatile apr_uint32_t *)&w->generation);
+}
 
-    if ((apr_time_t)apr_atomic_read64(&w->next_check) <= now
-        && apr_thread_mutex_lock(w->mutex) == APR_SUCCESS) {
-        if ((apr_time_t)apr_atomic_read64(&w->next_check) <= now) {
-            apr_atomic_set64(&w->next_check, (apr_uint64_t)(now +
-                             mtls_conf_reload_interval(r->server)));
-            check_locked(r, w);
+/* The per-child watcher thread. */
+typedef struct {
+    apr_hash_t *registry;
+    server_rec *s;
+    apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *cond;
+    int stop;                     /* guarded by mutex */
+    apr_thread_t *thread;
+} watcher_t;
+
+static void check_all(watcher_t *wt, apr_pool_t *tmp)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(tmp, wt->registry); hi; hi = apr_hash_next(hi)) {
+        mtls_watched_t *w = apr_hash_this_val(hi);
+        if (apr_thread_mutex_lock(w->mutex) == APR_SUCCESS) {
+            check_locked(wt->s, tmp, w);
+            apr_thread_mutex_unlock(w->mutex);
         }
-        apr_thread_mutex_unlock(w->mutex);
     }
-    return apr_atomic_read32(&w->generation);
+    apr_pool_clear(tmp);
+}
+
+static void *APR_THREAD_FUNC watch(apr_thread_t *thread, void *data)
+{
+    watcher_t *wt = data;
+    apr_interval_time_t interval = mtls_conf_reload_interval(wt->s);
+    apr_pool_t *tmp;
+
+    if (apr_pool_create(&tmp, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    apr_thread_mutex_lock(wt->mutex);
+    while (!wt->stop) {
+        apr_thread_cond_timedwait(wt->cond, wt->mutex, interval);
+        if (wt->stop) {
+            break;
+        }
+        apr_thread_mutex_unlock(wt->mutex);
+        check_all(wt, tmp);
+        apr_thread_mutex_lock(wt->mutex);
+    }
+    apr_thread_mutex_unlock(wt->mutex);
+    apr_pool_destroy(tmp);
+    return NULL;
+}
+
+static apr_status_t stop_watcher(void *data)
+{
+    watcher_t *wt = data;
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(wt->mutex);
+    wt->stop = 1;
+    apr_thread_cond_signal(wt->cond);
+    apr_thread_mutex_unlock(wt->mutex);
+    apr_thread_join(&rv, wt->thread);
+    return APR_SUCCESS;
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *registry = NULL;
+    watcher_t *wt;
+
+    apr_pool_userdata_get((void **)&registry, REGISTRY_KEY,
+                          apr_pool_parent_get(pchild));
+    if (!registry || !apr_hash_count(registry)) {
+        return;
+    }
+    wt = apr_pcalloc(pchild, sizeof(*wt));
+    wt->registry = registry;
+    wt->s = s;
+    if (apr_thread_mutex_create(&wt->mutex, APR_THREAD_MUTEX_DEFAULT, pchild)
+        || apr_thread_cond_create(&wt->cond, pchild)
+        || apr_thread_create(&wt->thread, NULL, watch, wt, pchild)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MTLS0204: cannot start "
+                     "the file watcher: files will not be reloaded");
+        return;
+    }
+    /* Before pchild's subpools (the thread's own) go away. */
+    apr_pool_pre_cleanup_register(pchild, wt, stop_watcher);
+}
+
+void mtls_reload_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w)

@@ -25,11 +25,14 @@ const char *mtls_watched_open(cmd_parms *cmd, const char *path,
                               mtls_file_kind_e kind, mtls_watched_t **out);
 
 /**
- * Re-read the file if MTLSReloadInterval has passed and it changed, then
- * return its generation: a number that changes with every successful
+ * The file's generation: a number that changes with every successful
  * reload, so answers derived from the old contents can be recognised.
  */
-apr_uint32_t mtls_watched_refresh(request_rec *r, mtls_watched_t *w);
+apr_uint32_t mtls_watched_generation(const mtls_watched_t *w);
+
+/** Start a watcher thread in each child that re-reads changed files
+ *  every MTLSReloadInterval. */
+void mtls_reload_register_hooks(apr_pool_t *p);
 
 /** Hold the current contents until mtls_watched_release(). */
 mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w);
