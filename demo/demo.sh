@@ -43,8 +43,17 @@ running_pid() {
     printf '%s\n' "$pid"
 }
 
+# Pages put in /tmp by pick_htdocs (checkout out of www-data's reach).
+remove_tmp_htdocs() {
+    local d
+    [ -s "$RUN/htdocs-tmp" ] || return 0
+    d=$(cat "$RUN/htdocs-tmp")
+    case "$d" in */mod_mtls_authz-demo.*) rm -rf -- "$d" ;; esac
+    rm -f "$RUN/htdocs-tmp"
+}
+
 stop_server() {
-    local pid i
+    local pid
     if ! pid=$(running_pid); then
         say "demo: no demo server running (no live pid in ${PIDFILE#"$REPO"/})"
         rm -f "$PIDFILE"
@@ -54,20 +63,21 @@ stop_server() {
     # then exit (bounded by GracefulShutdownTimeout in the config).
     say "demo: stopping httpd (pid $pid, graceful)"
     kill -WINCH "$pid"
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
         say "demo: still running after 10s, sending TERM"
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
     fi
     kill -0 "$pid" 2>/dev/null && die "httpd (pid $pid) did not stop"
     rm -f "$PIDFILE"
+    remove_tmp_htdocs
     say "demo: stopped"
 }
 
@@ -170,14 +180,15 @@ pick_htdocs() {
         RUN_GROUP=$(id -gn "$RUN_USER")
         chmod 755 "$RUN"
         if ! runuser -u "$RUN_USER" -- test -x "$RUN" 2>/dev/null; then
-            HTDOCS="${TMPDIR:-/tmp}/mod_mtls_authz-demo-htdocs"
+            HTDOCS=$(mktemp -d "${TMPDIR:-/tmp}/mod_mtls_authz-demo.XXXXXX")
+            printf '%s\n' "$HTDOCS" >"$RUN/htdocs-tmp"
             say "demo: $RUN_USER cannot enter $RUN; serving pages from $HTDOCS"
         fi
     fi
 }
 
 write_pages() {
-    rm -rf "$HTDOCS"
+    rm -rf "$HTDOCS/index.html" "$HTDOCS/admin"
     mkdir -p "$HTDOCS/admin"
     cat >"$HTDOCS/index.html" <<EOF
 <!DOCTYPE html>
@@ -336,8 +347,9 @@ try() {
         grep -i "^$h:" "$HDRS" | tr -d '\r' | sed 's/^/     /' || true
     done
     if [ -n "$want_reason" ]; then
-        printf '  %sbody:%s\n' "$DIM" "$N"
-        sed 's/^/     /' "$BODY"
+        # The JSON is one line: one member a line reads better.
+        printf '  %sbody (JSON, MTLSErrorDetail on):%s\n' "$DIM" "$N"
+        sed -E 's/,("[A-Za-z0-9_]+":)/,\n\1/g' "$BODY" | sed 's/^/     /'
         [ -z "$(tail -c1 "$BODY")" ] || printf '\n'
         if ! grep -q "\"reason\" *: *\"$want_reason\"" "$BODY"; then
             printf '  %sEXPECTED reason "%s" in the body%s\n' "$BAD" "$want_reason" "$N"
@@ -349,8 +361,8 @@ try() {
 }
 
 wait_ready() {
-    local i
-    for i in $(seq 1 50); do
+
+    for _ in $(seq 1 50); do
         if running_pid >/dev/null &&
            curl -s -o /dev/null --cacert "$PKI/ca.crt" "$URL/" 2>/dev/null; then
             return 0
@@ -379,6 +391,7 @@ start() {
     make_pki
 
     head_ "httpd"
+    remove_tmp_htdocs
     pick_htdocs
     write_pages
     write_conf
@@ -390,7 +403,7 @@ start() {
     fi
     if ! "$HTTPD" -f "$CONF" -k start; then
         tail -n 20 "$ERRLOG" >&2 || true
-        die "httpd did not start"
+        die "httpd did not start (port $PORT taken? MTLS_DEMO_PORT=... picks another)"
     fi
     if ! wait_ready; then
         tail -n 20 "$ERRLOG" >&2 || true
