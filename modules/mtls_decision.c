@@ -12,6 +12,7 @@
 
 #include "mtls_decision.h"
 #include "mtls_config.h"
+#include "mtls_vars.h"
 
 static const struct {
     const char *name;
@@ -244,6 +245,11 @@ static void record(request_rec *r, int status, mtls_reason_e reason,
     rf->reason = reason;
     rf->id = id;
     apr_table_setn(r->notes, refusal_note, (const char *)rf);
+    /* Fixups never run for a refused request: export what we know now so
+     * access logs and ErrorDocument scripts see the certificate. */
+    if (id) {
+        mtls_vars_export(r, id);
+    }
     apr_table_setn(r->subprocess_env, "MTLS_DENY_REASON",
                    mtls_reason_name(reason));
     /* An ErrorDocument the administrator configured wins over ours (a

@@ -70,20 +70,11 @@ static const char *var_value(request_rec *r, const mtls_identity_t *id,
     }
 }
 
-/* Variables are set where the module is in use: the scope maps
- * certificates, or a provider already resolved this request. */
-static int set_env(request_rec *r)
+void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
 {
-    const mtls_identity_t *id = mtls_identity_peek(r);
     apr_table_t *env = r->subprocess_env;
     int i;
 
-    if (!id) {
-        if (!mtls_conf_maps(mtls_dir_conf(r))) {
-            return DECLINED;
-        }
-        id = mtls_identity_get(r);
-    }
     for (i = 0; i < V_COUNT; i++) {
         const char *val;
         if (i == V_DENY_REASON) {
@@ -98,14 +89,31 @@ static int set_env(request_rec *r)
             apr_table_setn(env, apr_psprintf(r->pool, "MTLS_GROUP_%d", i),
                            APR_ARRAY_IDX(id->groups, i, const char *));
         }
-        /* AuthType mtls names the user even where only mtls-* providers
-         * (which need no user) decided, so %u and REMOTE_USER show it. */
-        if (!r->user && id->user) {
-            const char *type = ap_auth_type(r);
-            if (type && !strcasecmp(type, "mtls")) {
-                r->user = (char *)id->user;
-                r->ap_auth_type = "mtls";
-            }
+    }
+}
+
+/* Variables are set where the module is in use: the scope maps
+ * certificates, or a provider already resolved this request.  (Refused
+ * requests never reach fixups; mtls_decision exports them itself.) */
+static int set_env(request_rec *r)
+{
+    const mtls_identity_t *id = mtls_identity_peek(r);
+
+    if (!id) {
+        if (!mtls_conf_maps(mtls_dir_conf(r))) {
+            return DECLINED;
+        }
+        id = mtls_identity_get(r);
+    }
+    mtls_vars_export(r, id);
+    /* AuthType mtls names the user even where only mtls-* providers
+     * (which need no user) decided, so %u and REMOTE_USER show it. */
+    if (!r->user && id->user && mtls_peer_reason(id) == MTLS_R_NONE
+        && !(!id->strong && mtls_conf_require_strong(mtls_dir_conf(r)))) {
+        const char *type = ap_auth_type(r);
+        if (type && !strcasecmp(type, "mtls")) {
+            r->user = (char *)id->user;
+            r->ap_auth_type = "mtls";
         }
     }
     return DECLINED;

@@ -4,7 +4,11 @@
 #ifndef MTLS_VARS_H
 #define MTLS_VARS_H
 
-#include "apr_pools.h"
+#include "httpd.h"
+#include "mtls_identity.h"
+
+/** Set the MTLS_* environment variables of @p id on @p r. */
+void mtls_vars_export(request_rec *r, const mtls_identity_t *id);
 
 /** Register the fixups and ap_expr lookup hooks. */
 void mtls_vars_register_hooks(apr_pool_t *p);
