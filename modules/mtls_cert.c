@@ -302,10 +302,12 @@ apr_status_t mtls_cert_from_pem(apr_pool_t *p, const char *pem,
 long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now)
 {
     apr_time_t diff = c->not_after_time - now;
-    long days = (long)(apr_time_sec(diff) / 86400);
+    apr_time_t day = apr_time_from_sec(86400);
+    long days = (long)(diff / day);
 
-    /* Whole days, rounded towards the past: -0.5 days is -1. */
-    if (diff < 0 && apr_time_sec(diff) % 86400) {
+    /* Whole days, rounded towards the past: -0.5 days is -1.  In
+     * microseconds, so that expired by less than a second is -1 too. */
+    if (diff < 0 && diff % day) {
         days--;
     }
     return days;

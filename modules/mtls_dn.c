@@ -46,7 +46,7 @@ const char *mtls_attr_oid(apr_pool_t *p, const char *name)
 {
     ASN1_OBJECT *obj;
     const char *oid;
-    int i;
+    int i, named = 0;
 
     if (!name || !*name) {
         return NULL;
@@ -72,12 +72,28 @@ const char *mtls_attr_oid(apr_pool_t *p, const char *name)
             nid = OBJ_ln2nid(name);
         }
         obj = nid == NID_undef ? NULL : OBJ_dup(OBJ_nid2obj(nid));
+        named = 1;
     }
     if (!obj) {
         return NULL;
     }
     oid = obj_to_oid(p, obj);
     ASN1_OBJECT_free(obj);
+    /* OpenSSL knows names of hash algorithms, key types and extensions
+     * too: by name, accept only what can stand in a DN, so that a typo
+     * such as subject:sha256 stops start-up instead of never matching. */
+    if (oid && named) {
+        static const char *const arcs[] = {
+            "2.5.4.", "0.9.2342.19200300.100.1.", "1.2.840.113549.1.9.",
+            "1.3.6.1.4.1.311.60.2.1.", NULL
+        };
+        for (i = 0; arcs[i]; i++) {
+            if (!strncmp(oid, arcs[i], strlen(arcs[i]))) {
+                return oid;
+            }
+        }
+        return NULL;
+    }
     return oid;
 }
 
@@ -86,9 +102,14 @@ const char *mtls_attr_short_name(apr_pool_t *p, const char *oid)
     ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
     int nid = obj ? OBJ_obj2nid(obj) : NID_undef;
     const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+    const char *back;
 
     ASN1_OBJECT_free(obj);
-    return sn ? sn : apr_pstrdup(p, oid);
+    /* Only a name that reads back as this OID: OpenSSL calls
+     * uniqueIdentifier "uid", which mtls_attr_oid (like people) takes
+     * for userId "UID". */
+    back = sn ? mtls_attr_oid(p, sn) : NULL;
+    return back && !strcmp(back, oid) ? sn : apr_pstrdup(p, oid);
 }
 
 const char *mtls_dn_escape_value(apr_pool_t *p, const char *v)

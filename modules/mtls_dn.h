@@ -6,6 +6,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <openssl/x509.h>
+#include "mtls_cert.h"
 
 /**
  * Format @p name as RFC 4514 (most specific RDN first, multi-valued RDNs
@@ -29,11 +30,12 @@ const char *mtls_dn_canon(apr_pool_t *p, const char *text, const char **canon);
 /**
  * The dotted OID of an attribute type given as a short or long name
  * (case-insensitive: "CN", "cn", "emailAddress") or as a dotted OID.
- * NULL when unknown.
+ * By name, only DN attribute types are accepted.  NULL when unknown.
  */
 const char *mtls_attr_oid(apr_pool_t *p, const char *name);
 
-/** The short name of a dotted OID when OpenSSL knows one, else the OID. */
+/** The short name of a dotted OID when OpenSSL knows one that reads back
+ *  as the same OID (mtls_attr_oid), else the OID. */
 const char *mtls_attr_short_name(apr_pool_t *p, const char *oid);
 
 /** Escape one attribute value per RFC 4514 (no non-ASCII escaping). */

@@ -288,8 +288,16 @@ const char *mtls_groupfile_parse(apr_pool_t *p, const char *fname,
             return apr_psprintf(p, "%s:%d: expected 'group: user1 user2 ...'",
                                 fname, lineno);
         }
+        while (apr_isspace(*line)) {
+            line++;
+        }
         group = apr_pstrmemdup(p, line, colon - line);
-        apr_collapse_spaces(group, group);
+        {
+            char *end = group + strlen(group);
+            while (end > group && apr_isspace(end[-1])) {
+                *--end = '\0';
+            }
+        }
         if (!*group) {
             return apr_psprintf(p, "%s:%d: empty group name", fname, lineno);
         }

@@ -103,8 +103,9 @@ const char *mtls_serial_normalize(apr_pool_t *p, const char *text,
         buf[n++] = apr_toupper(*s);
     }
     if (n == 0) {
-        if (!*text) {
-            return "empty serial number";
+        /* All zeros is a serial; nothing at all ("", "0x", ":") is not. */
+        if (!strpbrk(text + (strncasecmp(text, "0x", 2) ? 0 : 2), "0")) {
+            return apr_psprintf(p, "'%s' is not a hex serial number", text);
         }
         buf[n++] = '0';
     }
