@@ -39,6 +39,7 @@ typedef struct mtls_cert_t {
     const unsigned char *der;
     apr_size_t der_len;
     const char *problem;          /* a value that was dropped, or NULL */
+    const char *verify;           /* SSL_CLIENT_VERIFY, set by the caller */
 } mtls_cert_t;
 
 /**

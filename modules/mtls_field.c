@@ -13,13 +13,13 @@ static const struct {
     { "subject", MTLS_F_SUBJECT }, { "issuer", MTLS_F_ISSUER },
     { "serial", MTLS_F_SERIAL }, { "sha256", MTLS_F_SHA256 },
     { "spki", MTLS_F_SPKI }, { "not-after", MTLS_F_NOT_AFTER },
-    { "days-left", MTLS_F_DAYS_LEFT },
+    { "days-left", MTLS_F_DAYS_LEFT }, { "verify", MTLS_F_VERIFY },
     { NULL, 0 }
 };
 
 #define FIELD_LIST "subject, issuer, subject:ATTR, issuer:ATTR, san:email, " \
     "san:dns, san:uri, san:ip, san:upn, serial, sha256, spki, not-after, " \
-    "days-left"
+    "days-left, verify"
 
 const char *mtls_field_parse(apr_pool_t *p, const char *spec,
                              const mtls_field_t **out)
@@ -105,6 +105,7 @@ apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_SHA256:    one = c->sha256; break;
     case MTLS_F_SPKI:      one = c->spki; break;
     case MTLS_F_NOT_AFTER: one = c->not_after; break;
+    case MTLS_F_VERIFY:    one = c->verify; break;
     case MTLS_F_DAYS_LEFT:
         one = apr_ltoa(p, mtls_cert_days_left(c, now));
         break;
@@ -126,6 +127,7 @@ const char *mtls_field_first(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_SHA256:    return c->sha256;
     case MTLS_F_SPKI:      return c->spki;
     case MTLS_F_NOT_AFTER: return c->not_after;
+    case MTLS_F_VERIFY:    return c->verify;
     default: {
         apr_array_header_t *v = mtls_field_values(p, f, c, now);
         return v->nelts ? APR_ARRAY_IDX(v, 0, const char *) : NULL;

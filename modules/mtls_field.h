@@ -18,7 +18,8 @@ typedef enum {
     MTLS_F_SHA256,
     MTLS_F_SPKI,
     MTLS_F_NOT_AFTER,
-    MTLS_F_DAYS_LEFT
+    MTLS_F_DAYS_LEFT,
+    MTLS_F_VERIFY
 } mtls_field_kind_e;
 
 typedef struct {

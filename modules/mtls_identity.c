@@ -88,6 +88,7 @@ static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
     }
     if (pem && *pem) {
         if (mtls_cert_from_pem(c->pool, pem, &cert, &err) == APR_SUCCESS) {
+            cert->verify = peer->verify;
             peer->cert = cert;
             if (cert->problem) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

@@ -14,12 +14,19 @@ static int same(char a, char b, int nocase)
 int mtls_glob_match(const char *pat, const char *s, char stop, int nocase)
 {
     /* Iterative with one backtrack point per star: linear enough for the
-     * short names SANs hold, and no recursion an attacker can deepen. */
+     * short names SANs hold, and no recursion an attacker can deepen.
+     * "**" is a star that may cross the stop character. */
     const char *star = NULL, *resume = NULL;
+    int crosses = 0;
 
     while (*s) {
         if (*pat == '*') {
-            star = ++pat;
+            crosses = pat[1] == '*';
+            pat += crosses ? 2 : 1;
+            while (*pat == '*') {
+                pat++;
+            }
+            star = pat;
             resume = s;
             continue;
         }
@@ -28,7 +35,7 @@ int mtls_glob_match(const char *pat, const char *s, char stop, int nocase)
             s++;
             continue;
         }
-        if (star && *resume && *resume != stop) {
+        if (star && *resume && (crosses || *resume != stop)) {
             pat = star;
             s = ++resume;
             continue;

@@ -7,8 +7,8 @@
 
 /**
  * Match @p s against @p pattern where '*' stands for any run of
- * characters except @p stop (0: no stop character).  With @p nocase,
- * ASCII case is ignored.
+ * characters except @p stop (0: no stop character) and '**' for any run
+ * at all.  With @p nocase, ASCII case is ignored.
  */
 int mtls_glob_match(const char *pattern, const char *s, char stop, int nocase);
 

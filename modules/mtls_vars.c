@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "apr_lib.h"
 #include "ap_expr.h"
 #include "http_core.h"
 #include "http_request.h"
@@ -129,6 +130,21 @@ static const char *expr_var(ap_expr_eval_ctx_t *ctx, const void *data)
     return var_value(ctx->r, mtls_identity_get(ctx->r), v);
 }
 
+static const char *expr_group_var(ap_expr_eval_ctx_t *ctx, const void *data)
+{
+    long n = (long)data;
+    const mtls_identity_t *id;
+
+    if (!ctx->r) {
+        return NULL;
+    }
+    id = mtls_identity_get(ctx->r);
+    if (mtls_peer_reason(id) != MTLS_R_NONE || n >= id->groups->nelts) {
+        return NULL;
+    }
+    return APR_ARRAY_IDX(id->groups, n, const char *);
+}
+
 static int expr_lookup(ap_expr_lookup_parms *parms)
 {
     int i;
@@ -141,6 +157,17 @@ static int expr_lookup(ap_expr_lookup_parms *parms)
         if (!strcasecmp(parms->name, var_names[i])) {
             *parms->func = expr_var;
             *parms->data = (const void *)(long)i;
+            return OK;
+        }
+    }
+    /* MTLS_GROUP_0, MTLS_GROUP_1, ...: the index rides in data. */
+    if (!strncasecmp(parms->name, "MTLS_GROUP_", 11)
+        && apr_isdigit(parms->name[11])) {
+        char *end;
+        long n = strtol(parms->name + 11, &end, 10);
+        if (!*end && n >= 0 && n < 10000) {
+            *parms->func = expr_group_var;
+            *parms->data = (const void *)n;
             return OK;
         }
     }

@@ -9,7 +9,9 @@
 set -eu
 
 OUT=${1:?usage: mkpki.sh OUTDIR}
-[ -f "$OUT/.done" ] && exit 0
+VERSION=3   # bump when the set of certificates changes
+[ "$(cat "$OUT/.done" 2>/dev/null)" = "$VERSION" ] && exit 0
+[ -f "$OUT/.done" ] && rm -rf "$OUT"   # only our own older output
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 cd "$OUT"
@@ -41,7 +43,7 @@ default_days     = 400
 default_crl_days = 3650
 policy           = policy_any
 unique_subject   = no
-email_in_dn      = no
+email_in_dn      = yes
 name_opt         = ca_default
 cert_opt         = ca_default
 preserve         = yes
@@ -64,7 +66,7 @@ EOF
 sign() {
     ca=$1; name=$2; subj=$3; ext=$4; shift 4
     [ -f "$name.key" ] || newkey "$name.key"
-    $OPENSSL req -new -utf8 -config "$OUT/db/$ca/ca.cnf" -key "$name.key" \
+    $OPENSSL req -new -utf8 -multivalue-rdn -config "$OUT/db/$ca/ca.cnf" -key "$name.key" \
         -subj "$subj" -out "$OUT/db/$name.csr"
     $OPENSSL ca -batch -utf8 -preserveDN -notext -config "$OUT/db/$ca/ca.cnf" \
         -extfile "$ext" -extensions ext -in "$OUT/db/$name.csr" -out "$name.crt" \
@@ -135,6 +137,7 @@ client inter upn     "/CN=carol" "otherName:msUPN;UTF8:carol@corp.example"
 client inter comma   "/O=Lab, Inc./OU=dev/CN=Doe, John"
 client inter utf8    "/O=Lab/CN=Jürgen Ä"
 client inter multiou "/O=Lab/OU=admins/OU=dba/OU=ops/CN=dave"
+client inter multirdn "/O=Lab/emailAddress=eve@lab.example/CN=eve+UID=e123"
 client inter expired "/O=Lab/CN=old" "" -startdate 20200101000000Z -enddate 20210101000000Z
 client inter revoked "/O=Lab/CN=gone"
 client root  direct  "/O=Lab/CN=direct" "email:direct@lab.example"
@@ -156,4 +159,4 @@ $OPENSSL pkcs12 -export -in alice.crt -inkey alice.key -certfile inter.crt \
     -name alice -passout pass:demo -out alice.p12
 
 chmod 644 ./*.key ./*.pem ./*.crt ./*.p12 ./*.crl
-touch .done
+echo "$VERSION" > .done

@@ -47,6 +47,7 @@ static void test_parse(apr_pool_t *p)
     CHECK_HAS(mtls_field_parse(p, "san:x400", &f), "email, dns, uri, ip, upn");
     CHECK(mtls_field_parse(p, "subject:XX", &f) != NULL);
     /* OpenSSL names that are not DN attribute types are refused. */
+    CHECK(mtls_field_parse(p, "verify", &f) == NULL);
     CHECK(mtls_field_parse(p, "subject:sha256", &f) != NULL);
     CHECK(mtls_field_parse(p, "issuer:rsaEncryption", &f) != NULL);
     CHECK(mtls_field_parse(p, "subject:postalCode", &f) == NULL);

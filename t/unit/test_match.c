@@ -6,6 +6,14 @@
 
 static void test_glob(void)
 {
+    /* "**" crosses the stop character, "*" does not. */
+    CHECK(mtls_glob_match("spiffe://lab.example/ns/prod/**",
+                          "spiffe://lab.example/ns/prod/sa/api", '/', 0));
+    CHECK(!mtls_glob_match("spiffe://lab.example/ns/prod/*",
+                           "spiffe://lab.example/ns/prod/sa/api", '/', 0));
+    CHECK(!mtls_glob_match("spiffe://lab.example/ns/prod/**",
+                           "spiffe://lab.example/ns/dev/sa/api", '/', 0));
+    CHECK(mtls_glob_match("**.lab.example", "a.b.lab.example", '.', 1));
     const char *prod = "spiffe://lab.example/ns/prod/*";
 
     CHECK(mtls_glob_match(prod, "spiffe://lab.example/ns/prod/sa", '/', 0));

@@ -1,0 +1,199 @@
+# Configuration errors stop the server with the file and the line: each case
+# writes a minimal httpd.conf (mod_ssl + the module) and runs the real
+# binary, first `httpd -t`, then (for errors found only at start-up, such as
+# file contents) a foreground start that must exit by itself.
+use strict;
+use warnings FATAL => 'all';
+use FindBin; use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use MTLSTest;
+use File::Temp qw(tempdir);
+use IO::Socket::INET ();
+use POSIX ();
+
+my $cfg   = Apache::Test::config();
+my $httpd = $cfg->{vars}{httpd};
+my $mods  = '/usr/lib/apache2/modules';
+my $so    = $ENV{MTLS_MODULE_SO} || "$cfg->{vars}{t_dir}/../.libs/mod_mtls_authz.so";
+my $dir   = tempdir(CLEANUP => 1);
+my %c = map { $_ => cert($_) } qw(alice);
+
+sub spew { my ($f, $s) = @_; open my $fh, '>', $f or die "$f: $!"; print $fh $s; close $fh; $f }
+
+my $good_map = spew("$dir/good.map", "# ok\nsha256:$c{alice}{sha256} alice admins\n");
+my $bad_map  = spew("$dir/bad.map", "# line 1\nsha256:$c{alice}{sha256} alice\nsha256:xyz-not-hex bob\n");
+my $bad_key  = spew("$dir/badkey.map", "nosuchkey:abc carol\n");
+my $no_user  = spew("$dir/nouser.map", "\n\nsha256:$c{alice}{sha256}\n");
+my $good_grp = spew("$dir/good.groups", "admins: alice\n");
+my $good_deny = spew("$dir/good.deny", "# none\n");
+my $bad_grp  = spew("$dir/bad.groups", "admins: alice\nthis line has no colon\n");
+my $bad_deny = spew("$dir/bad.deny", "# c\n\n\nsha256:00zz\n");
+my $unread   = spew("$dir/unreadable.map", "sha256:$c{alice}{sha256} alice\n");
+chmod 0000, $unread;
+
+# [name, config lines inside <Location /x>, what the message must name]
+# The bad line is always the LAST line of the location block; its config
+# line number is computed below. FILE:LINE cases name the data file.
+my @cases = (
+    ['unknown subject attribute',  ['MTLSUserFrom subject:XX-nope']],
+    ['unknown field',              ['MTLSUserFrom nosuchfield']],
+    ['unknown group field',        ['MTLSGroupFrom nosuchfield']],
+    ['bad regex',                  ['MTLSUserFrom subject:CN ^(a+$ $1']],
+    ['$3 with two groups',         ['MTLSUserFrom san:email ^(.+)@(.+)$ $3']],
+    ['regex without template',     ['MTLSUserFrom subject:CN ^(.+)$']],
+    ['bad DN in mtls-subject',     ['Require mtls-subject "this is not a DN"']],
+    ['bad DN in mtls-issuer',      ['Require mtls-issuer "CN=x,,=y"']],
+    ['bad fingerprint hex',        ['Require mtls-fingerprint sha256:xyz']],
+    ['bad fingerprint length',     ['Require mtls-fingerprint sha256:abcd']],
+    ['bad fingerprint type',       ['Require mtls-fingerprint md5:' . ('ab' x 16)]],
+    ['mtls-verified with argument', ['Require mtls-verified foo']],
+    ['mtls-user without argument', ['Require mtls-user']],
+    ['bad SAN type',               ['Require mtls-san bogus:x']],
+    ['MTLSUserFrom without field',  ['MTLSUserFrom']],
+    ['mtls-group without argument', ['Require mtls-group']],
+    ['MTLSReloadInterval in a location', ['MTLSReloadInterval 3']],
+    ['bad strength',               ['MTLSRequireStrength medium']],
+    ['bad mode',                   ['MTLSMode maybe']],
+    ['bad error detail',           ['MTLSErrorDetail maybe']],
+    ['missing map file',           ["MTLSUserMapFile $dir/does-not-exist.map"], "$dir/does-not-exist.map"],
+    ['unreadable map file',        ["MTLSUserMapFile $unread"], $unread],
+    ['map file bad line',          ["MTLSUserMapFile $bad_map"], "$bad_map:3"],
+    ['map file unknown key type',  ["MTLSUserMapFile $bad_key"], "$bad_key:1"],
+    ['map file key without user',  ["MTLSUserMapFile $no_user"], "$no_user:3"],
+    ['group file bad line',        ["MTLSGroupFile $bad_grp"], "$bad_grp:2"],
+    ['deny list bad line',         ["MTLSDenyList $bad_deny"], "$bad_deny:4"],
+    ['directory as map file',      ["MTLSUserMapFile $dir"], "$dir"],
+    ['missing deny list',          ["MTLSDenyList $dir/nope.deny"], "$dir/nope.deny"],
+);
+# accepted at start-up: fields of SPEC §2 and the ap_expr variables of §9
+my @accepted = (
+    (map { ["MTLSUserFrom $_", ["MTLSUserFrom $_", 'Require mtls-verified']] }
+        qw(subject issuer subject:CN subject:emailAddress subject:serialNumber
+           subject:UID subject:DC subject:0.9.2342.19200300.100.1.1 issuer:O
+           san:email san:dns san:uri san:ip san:upn serial sha256 spki
+           not-after days-left verify)),
+    ['MTLSGroupFrom subject:OU with regex', ['MTLSGroupFrom subject:OU ^(.*)$ g-$1']],
+    ['map, group file and deny list together',
+        ["MTLSUserMapFile $good_map", "MTLSGroupFile $good_grp", "MTLSDenyList $good_deny"]],
+    (map { ["ap_expr %{$_}", [qq{Header set X-T "expr=%{$_}"}, qq{Require expr "%{$_} != 'x'"}]] }
+        qw(MTLS_USER MTLS_GROUPS MTLS_GROUP_0 MTLS_GROUPS_N MTLS_STRENGTH MTLS_SOURCE
+           MTLS_SUBJECT MTLS_ISSUER MTLS_SERIAL MTLS_SHA256 MTLS_DAYS_LEFT MTLS_DENY_REASON)),
+    ['<If> on %{MTLS_USER}', ['<If "%{MTLS_USER} == \'alice\'">', 'Header set X-A 1', '</If>']],
+    ['all Require providers',
+        ['<RequireAny>', 'Require mtls-verified', 'Require mtls-user a b', 'Require mtls-group g',
+         'Require mtls-subject "CN=a,O=b"', 'Require mtls-issuer "CN=MTLS Test Client CA,O=Lab"',
+         'Require mtls-san uri:spiffe://x/* dns:*.example email:*@x ip:10.0.0.1 upn:a@b',
+         "Require mtls-fingerprint sha256:$c{alice}{sha256} spki:$c{alice}{spki}", '</RequireAny>']],
+    ['AuthType mtls', ['AuthType mtls', 'Require valid-user']],
+);
+
+my @server_cases = (
+    ['bad reload interval',        'MTLSReloadInterval soon'],
+    ['negative reload interval',   'MTLSReloadInterval -3'],
+);
+
+plan tests => 3 + 2 * @cases + 2 * @server_cases + @accepted;
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die $!;
+    my $p = $s->sockport; close $s; $p
+}
+
+my $n = 0;
+# Returns (config file, line number of the last line of @$loc or of $server).
+sub write_conf {
+    my ($loc, $server) = @_;
+    my $d = "$dir/case" . ++$n;
+    mkdir $d;
+    my @l = (
+        "ServerRoot $d", "DefaultRuntimeDir $d", "PidFile $d/httpd.pid",
+        "ErrorLog $d/error_log", "LogLevel info", "ServerName localhost",
+        'Listen 127.0.0.1:' . free_port(),
+        "LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so",
+        "LoadModule authz_core_module $mods/mod_authz_core.so",
+        "LoadModule authn_core_module $mods/mod_authn_core.so",
+        "LoadModule authz_user_module $mods/mod_authz_user.so",
+        "LoadModule socache_shmcb_module $mods/mod_socache_shmcb.so",
+        "LoadModule headers_module $mods/mod_headers.so",
+        "LoadModule ssl_module $mods/mod_ssl.so",
+        "LoadModule mtls_authz_module $so",
+        "DocumentRoot $d",
+        "MTLSReloadInterval 1",
+    );
+    my $line;
+    if ($server) { push @l, $server; $line = @l }
+    push @l, '<Location /x>';
+    for (@{ $loc || ['Require mtls-verified'] }) { push @l, "    $_"; $line = @l unless $server }
+    push @l, '</Location>';
+    return (spew("$d/httpd.conf", join("\n", @l) . "\n"), $line, $d);
+}
+
+# Runs `httpd -t`; when that passes, starts the server in the foreground:
+# it must exit by itself (failure) rather than write its pid file and
+# serve (started; it is stopped again). Returns (failed?, all output).
+sub try_start {
+    my ($conf, $d) = @_;
+    my $out = `$httpd -t -f $conf 2>&1`;
+    return (1, $out) if $?;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        # its own session: prefork signals its whole process group on stop
+        POSIX::setsid();
+        open STDOUT, '>', "$d/stdout"; open STDERR, '>&', \*STDOUT;
+        exec $httpd, '-DFOREGROUND', '-f', $conf; exit 127;
+    }
+    my ($failed, $end) = (undef, time + 8);
+    while (time < $end) {
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) { $failed = $? != 0; last }
+        if (-s "$d/httpd.pid") { select undef, undef, undef, 0.3; next unless kill 0, $pid;
+                                 $failed = 0; last }
+        select undef, undef, undef, 0.1;
+    }
+    if (!defined $failed) { $failed = 0 }          # still running: it started
+    if (kill 0, $pid) { kill 'TERM', $pid; waitpid($pid, 0) }
+    my $all = $out;
+    for ("$d/stdout", "$d/error_log") {
+        next unless -e $_;
+        open my $f, '<', $_ or next; local $/; $all .= <$f> // '';
+    }
+    return ($failed, $all);
+}
+
+# the control: the same minimal configuration without an error starts
+{
+    my ($conf, $line, $d) = write_conf(["MTLSUserMapFile $good_map", 'MTLSUserFrom subject:CN',
+                                        'Require mtls-verified']);
+    my $out = `$httpd -t -f $conf 2>&1`;
+    is($?, 0, 'control configuration passes httpd -t') or diag($out);
+    like($out, qr/Syntax OK/, 'control: Syntax OK');
+    my ($failed, $all) = try_start($conf, $d);
+    ok(!$failed, 'control configuration starts') or diag($all);
+}
+
+for my $case (@cases) {
+    my ($name, $loc, $where) = @$case;
+    my ($conf, $line, $d) = write_conf($loc);
+    my ($failed, $out) = try_start($conf, $d);
+    ok($failed, "$name: the server refuses to start");
+    if ($where) {
+        like($out, qr/\Q$where\E/, "$name: message names $where") or diag($out);
+    }
+    else {
+        like($out, qr/line $line of \Q$conf\E/, "$name: message names $conf line $line") or diag($out);
+    }
+}
+
+for my $case (@server_cases) {
+    my ($name, $directive) = @$case;
+    my ($conf, $line, $d) = write_conf(undef, $directive);
+    my ($failed, $out) = try_start($conf, $d);
+    ok($failed, "$name: the server refuses to start");
+    like($out, qr/line $line of \Q$conf\E/, "$name: message names the line") or diag($out);
+}
+
+for my $case (@accepted) {
+    my ($name, $loc) = @$case;
+    my ($conf) = write_conf($loc);
+    my $out = `$httpd -t -f $conf 2>&1`;
+    is($?, 0, "accepted: $name") or diag($out);
+}

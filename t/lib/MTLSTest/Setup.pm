@@ -1,0 +1,69 @@
+package MTLSTest::Setup;
+# Prepares what the generated httpd.conf refers to, before the server starts:
+# the PKI, the module path, fingerprints (as ${MTLS_T_*} variables) and the
+# map / group / deny-list files the tests later edit while the server runs.
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Path qw(make_path);
+use MTLSTest::PKI ();
+
+sub prepare {
+    my $t = abs_path(shift);
+    my $repo = abs_path("$t/..");
+    $ENV{MTLS_MODULE_SO} ||= "$repo/.libs/mod_mtls_authz.so";
+    warn "WARNING: $ENV{MTLS_MODULE_SO} does not exist (build the module first)\n"
+        unless -e $ENV{MTLS_MODULE_SO};
+
+    my $pki = "$t/pki/out";
+    system("$t/pki/mkpki.sh", $pki) == 0 or die "mkpki.sh failed\n";
+    $ENV{MTLS_T_PKI} = $pki;
+
+    my $run = "$t/runtime";
+    make_path($run);
+    $ENV{MTLS_T_RUN} = $run;
+
+    my %c = map { $_ => MTLSTest::PKI::info($_, $pki) } qw(alice bob svc direct);
+    $ENV{MTLS_T_ALICE_SHA256} = $c{alice}{sha256};
+    $ENV{MTLS_T_ALICE_SPKI}   = $c{alice}{spki};
+    $ENV{MTLS_T_BOB_SPKI}     = $c{bob}{spki};
+    $ENV{MTLS_T_SVC_SHA256}   = $c{svc}{sha256};
+
+    write_files($run, \%c);
+}
+
+sub spew {
+    my ($file, $content) = @_;
+    open my $fh, '>', "$file.tmp" or die "$file: $!";
+    print $fh $content;
+    close $fh;
+    rename "$file.tmp", $file or die "$file: $!";
+}
+
+# The initial contents; t/reload.t edits the rt-* files and restores them.
+sub initial_files {
+    my $c = shift;
+    return (
+        'users.map' => <<"EOF2",
+# static map: strong keys and one weak (subject) key
+sha256:$c->{alice}{sha256} alice admins mapped
+spki:$c->{svc}{spki}   svc-by-spki
+"issuer-serial:$c->{direct}{serial}/CN=MTLS Test Root CA,O=Lab" direct-by-is
+"subject:CN=bob,OU=staff,O=Lab" bob-by-subject staff
+
+EOF2
+        'groups.txt' => "# AuthGroupFile format\nops: bob carol\nauditors: alice dave\n",
+        'deny.txt'   => "# denied certificates\nsha256:$c->{bob}{sha256}\n",
+        'rt-users.map'  => "sha256:$c->{alice}{sha256} alice-v1\n",
+        'rt-groups.txt' => "editors: bob\n",
+        'rt-deny.txt'   => "# nothing denied yet\n",
+    );
+}
+
+sub write_files {
+    my ($run, $c) = @_;
+    my %f = initial_files($c);
+    spew("$run/$_", $f{$_}) for keys %f;
+}
+
+1;
