@@ -1,6 +1,8 @@
 /* Require mtls-verified | mtls-user | mtls-group | mtls-subject |
  * mtls-issuer | mtls-san | mtls-fingerprint, and AuthType mtls.
- * Arguments are parsed once, when the configuration is read. */
+ * Arguments are parsed once, when the configuration is read, into a
+ * record that also names the test to run: one check function serves
+ * every provider. */
 #include "mtls_private.h"
 #include <string.h>
 
@@ -17,18 +19,159 @@
 #include "mtls_dn.h"
 #include "mtls_match.h"
 
+typedef struct require_args_t require_args_t;
+
+/* What a provider tests once the certificate is known to be usable:
+ * MTLS_R_NONE to grant, else the reason to deny. */
+typedef mtls_reason_e (*require_test_fn)(request_rec *r,
+                                         const mtls_identity_t *id,
+                                         const require_args_t *a);
+
 /* Parsed arguments of one Require line. */
-typedef struct {
+struct require_args_t {
+    require_test_fn test;           /* NULL: mtls-verified */
     apr_array_header_t *words;      /* mtls-user, mtls-group */
     const char *dn_canon;           /* mtls-subject, mtls-issuer */
     apr_array_header_t *sans;       /* of san_pattern_t */
     apr_hash_t *fingerprints;       /* "sha256:hex" / "spki:hex" */
-} require_args_t;
+};
 
 typedef struct {
     int type;
     const char *glob;
 } san_pattern_t;
+
+/* For mtls-user and mtls-group: the identity must also be strong enough
+ * and (for users) mapped. */
+static mtls_reason_e mapped(request_rec *r, const mtls_identity_t *id,
+                            int need_user)
+{
+    if (need_user ? !id->user : (!id->user && !id->groups->nelts)) {
+        return MTLS_R_UNMAPPED;
+    }
+    if (!id->strong && mtls_conf_require_strong(mtls_dir_conf(r))) {
+        return MTLS_R_WEAK_MAPPING;
+    }
+    return MTLS_R_NONE;
+}
+
+static int in_list(const apr_array_header_t *list, const char *s)
+{
+    int i;
+
+    for (i = 0; s && i < list->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(list, i, const char *), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static mtls_reason_e test_user(request_rec *r, const mtls_identity_t *id,
+                               const require_args_t *a)
+{
+    mtls_reason_e why = mapped(r, id, 1);
+
+    if (!why && !in_list(a->words, id->user)) {
+        why = MTLS_R_USER_MISMATCH;
+    }
+    return why;
+}
+
+static mtls_reason_e test_group(request_rec *r, const mtls_identity_t *id,
+                                const require_args_t *a)
+{
+    mtls_reason_e why = mapped(r, id, 0);
+    int i;
+
+    if (why) {
+        return why;
+    }
+    for (i = 0; i < id->groups->nelts; i++) {
+        if (in_list(a->words, APR_ARRAY_IDX(id->groups, i, const char *))) {
+            return MTLS_R_NONE;
+        }
+    }
+    return MTLS_R_GROUP_MISMATCH;
+}
+
+static mtls_reason_e test_subject(request_rec *r, const mtls_identity_t *id,
+                                  const require_args_t *a)
+{
+    return strcmp(id->peer->cert->subject_canon, a->dn_canon)
+           ? MTLS_R_SUBJECT_MISMATCH : MTLS_R_NONE;
+}
+
+static mtls_reason_e test_issuer(request_rec *r, const mtls_identity_t *id,
+                                 const require_args_t *a)
+{
+    return strcmp(id->peer->cert->issuer_canon, a->dn_canon)
+           ? MTLS_R_ISSUER_MISMATCH : MTLS_R_NONE;
+}
+
+static int san_matches(const mtls_cert_t *c, const san_pattern_t *sp)
+{
+    const apr_array_header_t *vals = c->san[sp->type];
+    char stop = sp->type == MTLS_SAN_URI ? '/'
+                : sp->type == MTLS_SAN_DNS ? '.' : 0;
+    int nocase = sp->type == MTLS_SAN_DNS || sp->type == MTLS_SAN_EMAIL
+                 || sp->type == MTLS_SAN_UPN;
+    int i;
+
+    for (i = 0; i < vals->nelts; i++) {
+        if (mtls_glob_match(sp->glob, APR_ARRAY_IDX(vals, i, const char *),
+                            stop, nocase)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static mtls_reason_e test_san(request_rec *r, const mtls_identity_t *id,
+                              const require_args_t *a)
+{
+    int i;
+
+    for (i = 0; i < a->sans->nelts; i++) {
+        if (san_matches(id->peer->cert,
+                        &APR_ARRAY_IDX(a->sans, i, san_pattern_t))) {
+            return MTLS_R_NONE;
+        }
+    }
+    return MTLS_R_SAN_MISMATCH;
+}
+
+static mtls_reason_e test_fingerprint(request_rec *r,
+                                      const mtls_identity_t *id,
+                                      const require_args_t *a)
+{
+    const mtls_cert_t *c = id->peer->cert;
+
+    if (apr_hash_get(a->fingerprints,
+                     apr_pstrcat(r->pool, "sha256:", c->sha256, NULL),
+                     APR_HASH_KEY_STRING)
+        || apr_hash_get(a->fingerprints,
+                        apr_pstrcat(r->pool, "spki:", c->spki, NULL),
+                        APR_HASH_KEY_STRING)) {
+        return MTLS_R_NONE;
+    }
+    return MTLS_R_FINGERPRINT_MISMATCH;
+}
+
+/* Every provider: the certificate must be there, verified and not
+ * deny-listed; then the provider's own test. */
+static authz_status check(request_rec *r, const char *line,
+                          const void *parsed)
+{
+    const require_args_t *a = parsed;
+    const mtls_identity_t *id = mtls_identity_get(r);
+    mtls_reason_e why = mtls_peer_reason(id);
+
+    if (!why && a && a->test) {
+        why = a->test(r, id, a);
+    }
+    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+}
 
 static apr_array_header_t *split_words(cmd_parms *cmd, const char *line)
 {
@@ -53,10 +196,12 @@ static const char *parse_none(cmd_parms *cmd, const char *line,
 }
 
 static const char *parse_names(cmd_parms *cmd, const char *line,
-                               const void **parsed, const char *which)
+                               const void **parsed, const char *which,
+                               require_test_fn test)
 {
     require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
 
+    a->test = test;
     a->words = split_words(cmd, line);
     if (!a->words->nelts) {
         return apr_psprintf(cmd->pool, "'Require %s' needs at least one "
@@ -67,7 +212,8 @@ static const char *parse_names(cmd_parms *cmd, const char *line,
 }
 
 static const char *parse_dn(cmd_parms *cmd, const char *line,
-                            const void **parsed, const char *which)
+                            const void **parsed, const char *which,
+                            require_test_fn test)
 {
     require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
     const char *dn, *err;
@@ -80,6 +226,7 @@ static const char *parse_dn(cmd_parms *cmd, const char *line,
         return apr_psprintf(cmd->pool, "'Require %s' takes one DN; quote it "
                             "if it holds spaces", which);
     }
+    a->test = test;
     if ((err = mtls_dn_canon(cmd->pool, dn, &a->dn_canon))) {
         return apr_psprintf(cmd->pool, "'Require %s': %s", which, err);
     }
@@ -98,6 +245,7 @@ static const char *parse_san(cmd_parms *cmd, const char *line,
         return "'Require mtls-san' needs TYPE:PATTERN (e.g. "
                "uri:spiffe://example.org/ns/prod/*)";
     }
+    a->test = test_san;
     a->sans = apr_array_make(cmd->pool, words->nelts, sizeof(san_pattern_t));
     for (i = 0; i < words->nelts; i++) {
         const char *w = APR_ARRAY_IDX(words, i, const char *);
@@ -129,6 +277,7 @@ static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
     if (!words->nelts) {
         return "'Require mtls-fingerprint' needs sha256:HEX or spki:HEX";
     }
+    a->test = test_fingerprint;
     a->fingerprints = apr_hash_make(cmd->pool);
     for (i = 0; i < words->nelts; i++) {
         mtls_fp_kind_e kind;
@@ -149,167 +298,28 @@ static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
     return NULL;
 }
 
-/* Every provider starts here: the certificate must be there, verified
- * and not deny-listed. */
-static mtls_reason_e usable(request_rec *r, const mtls_identity_t **id)
+static const char *parse_user_names(cmd_parms *cmd, const char *line,
+                                    const void **parsed)
 {
-    *id = mtls_identity_get(r);
-    return mtls_peer_reason(*id);
+    return parse_names(cmd, line, parsed, "mtls-user", test_user);
 }
 
-/* For mtls-user and mtls-group: the identity must also be strong enough
- * and (for users) mapped. */
-static mtls_reason_e mapped(request_rec *r, const mtls_identity_t *id,
-                            int need_user)
+static const char *parse_group_names(cmd_parms *cmd, const char *line,
+                                     const void **parsed)
 {
-    if (need_user ? !id->user : (!id->user && !id->groups->nelts)) {
-        return MTLS_R_UNMAPPED;
-    }
-    if (!id->strong && mtls_conf_require_strong(mtls_dir_conf(r))) {
-        return MTLS_R_WEAK_MAPPING;
-    }
-    return MTLS_R_NONE;
+    return parse_names(cmd, line, parsed, "mtls-group", test_group);
 }
 
-static authz_status check_verified(request_rec *r, const char *line,
-                                   const void *parsed)
+static const char *parse_subject_dn(cmd_parms *cmd, const char *line,
+                                    const void **parsed)
 {
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+    return parse_dn(cmd, line, parsed, "mtls-subject", test_subject);
 }
 
-static int in_list(const apr_array_header_t *list, const char *s)
+static const char *parse_issuer_dn(cmd_parms *cmd, const char *line,
+                                   const void **parsed)
 {
-    int i;
-
-    for (i = 0; s && i < list->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(list, i, const char *), s)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static authz_status check_user(request_rec *r, const char *line,
-                               const void *parsed)
-{
-    const require_args_t *a = parsed;
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-
-    if (!why && !(why = mapped(r, id, 1)) && !in_list(a->words, id->user)) {
-        why = MTLS_R_USER_MISMATCH;
-    }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
-}
-
-static authz_status check_group(request_rec *r, const char *line,
-                                const void *parsed)
-{
-    const require_args_t *a = parsed;
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-    int i;
-
-    if (!why && !(why = mapped(r, id, 0))) {
-        why = MTLS_R_GROUP_MISMATCH;
-        for (i = 0; i < id->groups->nelts; i++) {
-            if (in_list(a->words, APR_ARRAY_IDX(id->groups, i,
-                                                const char *))) {
-                why = MTLS_R_NONE;
-                break;
-            }
-        }
-    }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
-}
-
-static authz_status check_subject(request_rec *r, const char *line,
-                                  const void *parsed)
-{
-    const require_args_t *a = parsed;
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-
-    if (!why && strcmp(id->peer->cert->subject_canon, a->dn_canon)) {
-        why = MTLS_R_SUBJECT_MISMATCH;
-    }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
-}
-
-static authz_status check_issuer(request_rec *r, const char *line,
-                                 const void *parsed)
-{
-    const require_args_t *a = parsed;
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-
-    if (!why && strcmp(id->peer->cert->issuer_canon, a->dn_canon)) {
-        why = MTLS_R_ISSUER_MISMATCH;
-    }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
-}
-
-static int san_matches(const mtls_cert_t *c, const san_pattern_t *sp)
-{
-    const apr_array_header_t *vals = c->san[sp->type];
-    char stop = sp->type == MTLS_SAN_URI ? '/'
-                : sp->type == MTLS_SAN_DNS ? '.' : 0;
-    int nocase = sp->type == MTLS_SAN_DNS || sp->type == MTLS_SAN_EMAIL
-                 || sp->type == MTLS_SAN_UPN;
-    int i;
-
-    for (i = 0; i < vals->nelts; i++) {
-        if (mtls_glob_match(sp->glob, APR_ARRAY_IDX(vals, i, const char *),
-                            stop, nocase)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static authz_status check_san(request_rec *r, const char *line,
-                              const void *parsed)
-{
-    const require_args_t *a = parsed;
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-    int i;
-
-    if (!why) {
-        why = MTLS_R_SAN_MISMATCH;
-        for (i = 0; i < a->sans->nelts; i++) {
-            if (san_matches(id->peer->cert,
-                            &APR_ARRAY_IDX(a->sans, i, san_pattern_t))) {
-                why = MTLS_R_NONE;
-                break;
-            }
-        }
-    }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
-}
-
-static authz_status check_fingerprint(request_rec *r, const char *line,
-                                      const void *parsed)
-{
-    const require_args_t *a = parsed;
-    const mtls_identity_t *id;
-    mtls_reason_e why = usable(r, &id);
-
-    if (!why) {
-        const mtls_cert_t *c = id->peer->cert;
-        if (!apr_hash_get(a->fingerprints,
-                          apr_pstrcat(r->pool, "sha256:", c->sha256, NULL),
-                          APR_HASH_KEY_STRING)
-            && !apr_hash_get(a->fingerprints,
-                             apr_pstrcat(r->pool, "spki:", c->spki, NULL),
-                             APR_HASH_KEY_STRING)) {
-            why = MTLS_R_FINGERPRINT_MISMATCH;
-        }
-    }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+    return parse_dn(cmd, line, parsed, "mtls-issuer", test_issuer);
 }
 
 /* AuthType mtls: the mapped user becomes r->user. */
@@ -322,7 +332,8 @@ static int authenticate(request_rec *r)
     if (!type || strcasecmp(type, "mtls")) {
         return DECLINED;
     }
-    if (!(why = usable(r, &id)) && !(why = mapped(r, id, 1))) {
+    id = mtls_identity_get(r);
+    if (!(why = mtls_peer_reason(id)) && !(why = mapped(r, id, 1))) {
         r->user = (char *)id->user;
         r->ap_auth_type = "mtls";
         return OK;
@@ -330,69 +341,26 @@ static int authenticate(request_rec *r)
     return mtls_decision_refuse(r, why, id);
 }
 
-static const char *parse_user_names(cmd_parms *cmd, const char *line,
-                                    const void **parsed)
-{
-    return parse_names(cmd, line, parsed, "mtls-user");
-}
-
-static const char *parse_group_names(cmd_parms *cmd, const char *line,
-                                     const void **parsed)
-{
-    return parse_names(cmd, line, parsed, "mtls-group");
-}
-
-static const char *parse_subject_dn(cmd_parms *cmd, const char *line,
-                                    const void **parsed)
-{
-    return parse_dn(cmd, line, parsed, "mtls-subject");
-}
-
-static const char *parse_issuer_dn(cmd_parms *cmd, const char *line,
-                                   const void **parsed)
-{
-    return parse_dn(cmd, line, parsed, "mtls-issuer");
-}
-
-static const authz_provider provider_verified = {
-    &check_verified, &parse_none
-};
-static const authz_provider provider_user = {
-    &check_user, &parse_user_names
-};
-static const authz_provider provider_group = {
-    &check_group, &parse_group_names
-};
-static const authz_provider provider_subject = {
-    &check_subject, &parse_subject_dn
-};
-static const authz_provider provider_issuer = {
-    &check_issuer, &parse_issuer_dn
-};
-static const authz_provider provider_san = { &check_san, &parse_san };
-static const authz_provider provider_fingerprint = {
-    &check_fingerprint, &parse_fingerprints
-};
-
 void mtls_providers_register_hooks(apr_pool_t *p)
 {
-    static const struct {
-        const char *name;
-        const authz_provider *provider;
-    } all[] = {
-        { "mtls-verified", &provider_verified },
-        { "mtls-user", &provider_user },
-        { "mtls-group", &provider_group },
-        { "mtls-subject", &provider_subject },
-        { "mtls-issuer", &provider_issuer },
-        { "mtls-san", &provider_san },
-        { "mtls-fingerprint", &provider_fingerprint },
+    static const authz_provider all[] = {
+        { &check, &parse_none },
+        { &check, &parse_user_names },
+        { &check, &parse_group_names },
+        { &check, &parse_subject_dn },
+        { &check, &parse_issuer_dn },
+        { &check, &parse_san },
+        { &check, &parse_fingerprints },
+    };
+    static const char *const names[] = {
+        "mtls-verified", "mtls-user", "mtls-group", "mtls-subject",
+        "mtls-issuer", "mtls-san", "mtls-fingerprint"
     };
     size_t i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, all[i].name,
-                                  AUTHZ_PROVIDER_VERSION, all[i].provider,
+        ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, names[i],
+                                  AUTHZ_PROVIDER_VERSION, &all[i],
                                   AP_AUTH_INTERNAL_PER_CONF);
     }
     ap_hook_check_authn(authenticate, NULL, NULL, APR_HOOK_MIDDLE,

@@ -1,0 +1,758 @@
+#!/usr/bin/env bash
+# mod_mtls_authz benchmark (make -f Makefile.apxs bench).
+#
+# One httpd (event MPM, mod_ssl with SSLVerifyClient require, the module
+# loaded) serves the same tiny static file behind these authorisations:
+#
+#   /granted/   Require all granted                              (baseline)
+#   /granted2/  Require all granted            (A/A control: shows the noise)
+#   /mapped/    Require all granted, with MTLSUserFrom + MTLSGroupFile in
+#               scope (the module maps and exports MTLS_* variables)
+#   /expr/      Require expr "%{SSL_CLIENT_S_DN_CN} == 'alice'"  (the mod_ssl way)
+#   /group/     Require mtls-group admins       (MTLSUserFrom + MTLSGroupFile)
+#   /san/       Require mtls-san uri:spiffe://lab.example/ns/prod/sa/*
+#               (same mapping in scope; not .../ns/prod/*: in a uri glob "*"
+#               never crosses "/", SPEC 6)
+#
+# No MTLS* directive applies to /granted/, /granted2/ or /expr/, so the
+# baseline carries none of the module's per-request work.
+#
+# bench/loadgen.c (wrk cannot send a client certificate) measures them side
+# by side, interleaved in short slots in a random order, with keep-alive and
+# with a new TLS connection per request: requests per second, the ratio to
+# /granted/ and httpd's CPU time per request. Then, if valgrind is installed,
+# callgrind counts httpd's instructions per keep-alive request of each path
+# (reproducible within 1-2%, unlike the timings) and names the module's costliest
+# functions. See bench/README.md for how to read the output.
+#
+# Knobs (environment):
+#   BENCH_KA_SECONDS (48)  BENCH_NEW_SECONDS (30)  measured time per mode
+#   BENCH_ROUNDS (8)       rounds per mode (the +- interval comes from them)
+#   BENCH_CONNS (2)        client threads = concurrent requests
+#   BENCH_WARMUP (1)       seconds of warm-up per mode, not counted
+#   BENCH_CALLGRIND (1)    0: skip the instruction counts
+#   BENCH_PORT             port (default: a free one)
+#   BENCH_FILE (index.html; empty = request the directory, via mod_dir)
+#
+# Timing is never a failure: the exit status is non-zero only when something
+# broke (server did not start, a sanity request failed, non-200 responses).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$REPO/bench"
+RUN="$BENCH/run"
+PKI="$RUN/pki"
+CONF="$RUN/httpd.conf"
+PIDFILE="$RUN/httpd.pid"
+ERRLOG="$RUN/error.log"
+LOADGEN="$RUN/loadgen"
+HTTPD="${APACHE2:-/usr/sbin/apache2}"
+MODDIR="${APACHE_MODULES:-/usr/lib/apache2/modules}"
+MODULE="$REPO/.libs/mod_mtls_authz.so"
+
+KA_SECONDS="${BENCH_KA_SECONDS:-48}"
+NEW_SECONDS="${BENCH_NEW_SECONDS:-30}"
+ROUNDS="${BENCH_ROUNDS:-8}"
+CALLGRIND="${BENCH_CALLGRIND:-1}"
+CONNS="${BENCH_CONNS:-2}"
+WARMUP="${BENCH_WARMUP:-1}"
+FILE="${BENCH_FILE-index.html}"
+PORT="${BENCH_PORT:-}"
+
+PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/)
+declare -A REQUIRE=(
+    [/granted/]="all granted"
+    [/granted2/]="all granted (A/A control)"
+    [/mapped/]="all granted + MTLSUserFrom, MTLSGroupFile"
+    [/expr/]="expr %{SSL_CLIENT_S_DN_CN} == 'alice'"
+    [/group/]="mtls-group admins"
+    [/san/]="mtls-san uri:spiffe://lab.example/ns/prod/sa/*"
+)
+MODES=(ka new)
+declare -A MODE_NAME=([ka]="keep-alive" [new]="new TLS conn")
+declare -A MODE_SECONDS=([ka]="$KA_SECONDS" [new]="$NEW_SECONDS")
+# Slot length: long enough that requests straddling a slot boundary (whose
+# server CPU lands in the neighbour's slot) are few.
+declare -A MODE_SLOT_MS=([ka]=100 [new]=250)
+
+say() { printf '%s\n' "$*"; }
+die() {
+    printf 'bench: FAILED: %s\n' "$*" >&2
+    if [ -s "$ERRLOG" ]; then
+        printf 'bench: last lines of %s:\n' "${ERRLOG#"$REPO"/}" >&2
+        tail -n 15 "$ERRLOG" | sed 's/^/    /' >&2
+    fi
+    exit 1
+}
+
+for v in KA_SECONDS NEW_SECONDS WARMUP; do
+    [[ ${!v} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_$v must be a number of seconds"
+done
+for v in ROUNDS CONNS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
+done
+[ "$ROUNDS" -ge 2 ] && [ "$ROUNDS" -le 64 ] || die "BENCH_ROUNDS must be 2 to 64"
+[ "$CONNS" -le 32 ] || die "BENCH_CONNS must be at most 32"
+
+# ---------------------------------------------------------------- checks
+
+for tool in openssl curl cc; do
+    command -v "$tool" >/dev/null || die "$tool not found (make -f Makefile.apxs deps)"
+done
+[ -x "$HTTPD" ] || die "$HTTPD not found (make -f Makefile.apxs deps)"
+if [ ! -f "$MODULE" ]; then
+    say "bench: $MODULE missing, building it"
+    make -C "$REPO" -f Makefile.apxs >/dev/null || die "module build failed"
+fi
+
+# ---------------------------------------------------------------- server control
+
+server_pid() {
+    local pid
+    [ -s "$PIDFILE" ] || return 1
+    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    printf '%s\n' "$pid"
+}
+
+# The processes that serve requests (with ServerLimit 1: one child).
+server_children() {
+    local pid
+    pid=$(server_pid) || return 1
+    ps --ppid "$pid" -o pid= 2>/dev/null | tr -d ' ' | grep . | sort -n
+}
+
+stop_server() {
+    local pid i
+    pid=$(server_pid) || { rm -f "$PIDFILE"; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "bench: httpd (pid $pid) still running after 10s, sending KILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDFILE"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$RUN"
+# A server left over from an interrupted run would hold the shm and the port.
+stop_server
+# Start clean: nothing from an earlier run can be mistaken for this one's.
+rm -rf "${RUN:?}"
+mkdir -p "$RUN"
+
+# ---------------------------------------------------------------- PKI
+
+make_pki() {
+    rm -rf "$PKI"
+    mkdir -p "$PKI"
+    chmod 700 "$PKI"
+    cat >"$PKI/openssl.cnf" <<'EOF'
+[ req ]
+distinguished_name = req_dn
+prompt             = no
+[ req_dn ]
+[ v3_ca ]
+basicConstraints       = critical, CA:TRUE, pathlen:0
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+[ server ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature, keyEncipherment
+extendedKeyUsage       = serverAuth
+subjectAltName         = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid
+[ alice ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectAltName         = email:alice@lab.example, URI:spiffe://lab.example/ns/prod/sa/api
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid
+EOF
+    local cnf="$PKI/openssl.cnf" name subj ext spec
+    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -config "$cnf" -x509 "${newkey[@]}" -sha256 -days 30 \
+        -subj "/O=Lab/CN=mtls bench CA" -extensions v3_ca \
+        -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>"$PKI/openssl.err" ||
+        die "openssl: CA ($(cat "$PKI/openssl.err"))"
+    for spec in "server|/O=Lab/CN=localhost|server" \
+                "alice|/O=Lab/OU=admins/CN=alice|alice"; do
+        IFS='|' read -r name subj ext <<<"$spec"
+        openssl req -config "$cnf" -new "${newkey[@]}" -subj "$subj" \
+            -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>"$PKI/openssl.err" ||
+            die "openssl: $name key ($(cat "$PKI/openssl.err"))"
+        openssl x509 -req -in "$PKI/$name.csr" -sha256 -days 30 \
+            -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+            -CAserial "$PKI/ca.srl" -CAcreateserial \
+            -extfile "$cnf" -extensions "$ext" -out "$PKI/$name.crt" 2>"$PKI/openssl.err" ||
+            die "openssl: $name certificate ($(cat "$PKI/openssl.err"))"
+        rm -f "$PKI/$name.csr"
+    done
+    rm -f "$PKI/openssl.err"
+    chmod 600 "$PKI"/*.key   # httpd reads its key as root, before User
+}
+
+# ---------------------------------------------------------------- pages
+
+# As root, httpd serves files as www-data, which must be able to reach them.
+pick_htdocs() {
+    HTDOCS="$RUN/htdocs"
+    RUN_USER='' RUN_GROUP=''
+    if [ "$(id -u)" = 0 ]; then
+        RUN_USER=www-data
+        id "$RUN_USER" >/dev/null 2>&1 || RUN_USER=nobody
+        RUN_GROUP=$(id -gn "$RUN_USER")
+        chmod 755 "$RUN"
+        if ! runuser -u "$RUN_USER" -- test -x "$RUN" 2>/dev/null; then
+            HTDOCS="${TMPDIR:-/tmp}/mod_mtls_authz-bench-htdocs"
+        fi
+    fi
+    rm -rf "$HTDOCS"
+    mkdir -p "$HTDOCS"
+    local p
+    for p in "${PATHS[@]}" /nogroup/; do
+        mkdir -p "$HTDOCS$p"
+        printf 'ok\n' >"$HTDOCS${p}index.html"
+    done
+    chmod -R a+rX "$HTDOCS"
+}
+
+# ---------------------------------------------------------------- config
+
+write_conf() {
+    local lm='' m builtin
+    builtin=$("$HTTPD" -l 2>/dev/null || true)
+    for m in mpm_event authz_core authn_core ssl socache_shmcb mime dir; do
+        if grep -q "^ *mod_$m\.c\$" <<<"$builtin"; then
+            lm+="# mod_$m is compiled into $HTTPD"$'\n'
+        else
+            [ -f "$MODDIR/mod_$m.so" ] || die "$MODDIR/mod_$m.so not found"
+            lm+="LoadModule ${m}_module $MODDIR/mod_$m.so"$'\n'
+        fi
+    done
+    local user=''
+    [ -z "$RUN_USER" ] || user="User $RUN_USER"$'\n'"Group $RUN_GROUP"
+    local types=/etc/mime.types
+    [ -r "$types" ] || types=/dev/null
+
+    printf 'admins: alice\n' >"$RUN/groups"
+
+    cat >"$CONF" <<EOF
+# Written by bench/run.sh; rewritten on every run.
+ServerRoot "$RUN"
+DefaultRuntimeDir "$RUN"
+PidFile "$PIDFILE"
+ErrorLog "$ERRLOG"
+LogLevel warn
+# No CustomLog (mod_log_config is built in): no access log on any path.
+ServerName localhost
+Listen 127.0.0.1:$PORT
+$user
+
+$lm
+LoadModule mtls_authz_module $MODULE
+
+# One child process (its threads share all state), enough threads.
+StartServers            1
+ServerLimit             1
+ThreadsPerChild         16
+MaxRequestWorkers       16
+MinSpareThreads         1
+MaxSpareThreads         16
+MaxConnectionsPerChild  0
+GracefulShutdownTimeout 3
+KeepAlive               On
+MaxKeepAliveRequests    0
+KeepAliveTimeout        30
+
+TypesConfig "$types"
+DirectoryIndex index.html
+
+SSLEngine on
+SSLCertificateFile    "$PKI/server.crt"
+SSLCertificateKeyFile "$PKI/server.key"
+SSLCACertificateFile  "$PKI/ca.crt"
+SSLSessionCache       "shmcb:$RUN/ssl_scache(512000)"
+SSLVerifyClient require
+SSLVerifyDepth  2
+
+DocumentRoot "$HTDOCS"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "$HTDOCS">
+    AllowOverride None
+    Require all granted
+</Directory>
+
+# No MTLS* directive in scope: the baseline and mod_ssl's own way.
+<Location "/granted/">
+    Require all granted
+</Location>
+<Location "/granted2/">
+    Require all granted
+</Location>
+<Location "/expr/">
+    Require expr "%{SSL_CLIENT_S_DN_CN} == 'alice'"
+</Location>
+
+# The module in use: certificate -> user (alice) -> groups (admins).
+<Location "/mapped/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    Require all granted
+</Location>
+<Location "/group/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    Require mtls-group admins
+</Location>
+<Location "/san/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    Require mtls-san uri:spiffe://lab.example/ns/prod/sa/*
+</Location>
+# Not measured: proves the module decides (a group alice is not in -> 403).
+<Location "/nogroup/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    Require mtls-group nobody
+</Location>
+EOF
+}
+
+# ---------------------------------------------------------------- start
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+pick_port() {
+    local p i
+    for i in $(seq 1 50); do
+        p=$((20000 + RANDOM % 12000))
+        port_in_use "$p" || { printf '%s\n' "$p"; return 0; }
+    done
+    return 1
+}
+
+CURL=()
+set_curl() {
+    CURL=(curl -sS --max-time 10 --resolve "localhost:$PORT:127.0.0.1"
+          --cacert "$PKI/ca.crt")
+}
+
+wait_ready() {
+    local i
+    for i in $(seq 1 50); do
+        if server_pid >/dev/null &&
+           "${CURL[@]}" -o /dev/null --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+               "https://localhost:$PORT/granted/" 2>/dev/null; then
+            return 0
+        fi
+        server_pid >/dev/null || [ "$i" -lt 5 ] || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+start_server() {
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        if [ -z "${BENCH_PORT:-}" ]; then
+            PORT=$(pick_port) || die "no free port found"
+        fi
+        [[ $PORT =~ ^[0-9]+$ ]] || die "BENCH_PORT must be a port number, not '$PORT'"
+        set_curl
+        write_conf
+        : >"$ERRLOG"
+        if ! "$HTTPD" -f "$CONF" -t >"$RUN/configtest.out" 2>&1; then
+            cat "$RUN/configtest.out" >&2
+            die "httpd refused the configuration (above)"
+        fi
+        if "$HTTPD" -f "$CONF" -k start && wait_ready; then
+            return 0
+        fi
+        stop_server
+        if [ -z "${BENCH_PORT:-}" ] && grep -q 'Address already in use' "$ERRLOG" 2>/dev/null; then
+            say "bench: port $PORT was taken meanwhile, trying another"
+            continue
+        fi
+        die "httpd did not start on 127.0.0.1:$PORT"
+    done
+    die "httpd did not start (ports kept being taken)"
+}
+
+# ---------------------------------------------------------------- sanity
+
+url_path() { printf '%s%s' "$1" "$FILE"; }
+
+sanity() {
+    local p code
+    for p in "${PATHS[@]}"; do
+        code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' \
+                --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+                "https://localhost:$PORT$(url_path "$p")" 2>&1) || true
+        [ "$code" = 200 ] ||
+            die "sanity: GET $(url_path "$p") with alice's certificate gave '$code', expected 200"
+    done
+    # The module really decides: a group alice is not in is refused.
+    code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' \
+            --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+            "https://localhost:$PORT/nogroup/index.html" 2>&1) || true
+    [ "$code" = 403 ] ||
+        die "sanity: GET /nogroup/ (Require mtls-group nobody) gave '$code', expected 403"
+    # mod_ssl really requires a certificate: no certificate, no response.
+    if code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' \
+                "https://localhost:$PORT/granted/" 2>/dev/null) && [ "$code" != 000 ]; then
+        die "sanity: GET /granted/ without a client certificate gave $code (SSLVerifyClient require?)"
+    fi
+    say "bench: sanity ok: 200 on ${PATHS[*]} with the client certificate," \
+        "403 on /nogroup/, handshake refused without one"
+}
+
+# ---------------------------------------------------------------- measure
+
+# measure MODE: one loadgen run over all paths, raw figures in $RUN/MODE.txt
+measure() {
+    local mode=$1 out="$RUN/$1.txt" rc=0 list='' p kids0 kids1 xs=()
+    for p in "${PATHS[@]}"; do list+="${list:+,}$(url_path "$p")"; done
+    kids0=$(server_children) || die "httpd is not running"
+    for p in $kids0; do xs+=(-x "$p"); done
+    say "bench: ${MODE_NAME[$mode]}: ${MODE_SECONDS[$mode]}s in $ROUNDS rounds" \
+        "of ${MODE_SLOT_MS[$mode]} ms slots (+${WARMUP}s warm-up), $CONNS connections"
+    "$LOADGEN" -p "$PORT" -s localhost -P "$list" \
+        -c "$PKI/alice.crt" -k "$PKI/alice.key" -C "$PKI/ca.crt" \
+        -m "$mode" -t "$CONNS" -d "${MODE_SECONDS[$mode]}" -w "$WARMUP" \
+        -r "$ROUNDS" -T "${MODE_SLOT_MS[$mode]}" -z 42 "${xs[@]}" \
+        >"$out" 2>"$RUN/$mode.err" || rc=$?
+    if [ $rc -ne 0 ]; then
+        cat "$RUN/$mode.err" >&2
+        die "loadgen failed (${MODE_NAME[$mode]})"
+    fi
+    server_pid >/dev/null || die "httpd died during the ${MODE_NAME[$mode]} run"
+    kids1=$(server_children) || true
+    if [ "$kids0" != "$kids1" ]; then
+        say "bench: note: httpd's child processes changed during the run;" \
+            "the server CPU column for ${MODE_NAME[$mode]} is incomplete" >&2
+    fi
+    grep -q '^total ' "$out" || die "loadgen printed no totals (see $out)"
+
+    local ok non200 errors first_status
+    read -r ok non200 errors < <(awk '/^round=/ {
+            for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            ok += v["ok"]; n += v["non200"]; e += v["errors"] }
+        END { print ok + 0, n + 0, e + 0 }' "$out")
+    first_status=$(sed -n 's/^total .*first_status=\([0-9]*\).*/\1/p' "$out")
+    [ "$non200" = 0 ] ||
+        die "$non200 non-200 responses (first: $first_status) in the ${MODE_NAME[$mode]} run"
+    [ "$ok" -gt 0 ] || die "no successful request in the ${MODE_NAME[$mode]} run"
+    if [ "$errors" != 0 ]; then
+        # A reset now and then is survivable; many mean something is wrong.
+        say "bench: note: $errors failed connections/requests in the ${MODE_NAME[$mode]} run:" \
+            "$(cat "$RUN/$mode.err")" >&2
+        [ $((errors * 100)) -le "$ok" ] ||
+            die "too many failures ($errors for $ok responses) in the ${MODE_NAME[$mode]} run"
+    fi
+    awk -v m="${MODE_NAME[$mode]}" '/^round=/ {
+            for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            ok += v["ok"] }
+        /^total / { for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] } }
+        END { printf "bench: %s: %d responses, all 200, in %.1fs\n", m, ok, t["seconds"] }' "$out"
+}
+
+# ---------------------------------------------------------------- callgrind
+
+CG_FEW=50     # keep-alive requests in the first measurement of a path
+CG_MANY=350   # ... and in the second: instr/req = (second - first) / 300
+
+# cg_requests PATH N: N GETs of PATH on one keep-alive connection (one curl,
+# many URLs); fails (and says why in skipped) unless all are 200.
+cg_requests() {
+    local p=$1 n=$2 cg="$RUN/callgrind" i
+    for ((i = 0; i < n; i++)); do
+        printf 'url = "https://localhost:%s%s"\noutput = "/dev/null"\n' "$PORT" "$(url_path "$p")"
+    done >"$cg/urls"
+    "${CURL[@]}" --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+        -w '%{http_code} %{num_connects}\n' -K "$cg/urls" >"$cg/curl.out" 2>&1 || true
+    if [ "$(grep -c '^200 ' "$cg/curl.out" || true)" != "$n" ]; then
+        echo "requests to $p under valgrind failed:" \
+            "$(sort "$cg/curl.out" | uniq -c | awk 'NR <= 3' | tr '\n' ' ')" >"$cg/skipped"
+        return 1
+    fi
+    if [ "$(awk '{ s += $2 } END { print s }' "$cg/curl.out")" != 1 ]; then
+        echo "note: curl opened more than one connection for $p: its figures include handshakes" \
+            >>"$cg/notes"
+    fi
+}
+
+# callgrind_count: httpd -X (one process) under callgrind, the same
+# configuration. Per path: warm up, then twice (counters zeroed, one curl
+# sending CG_FEW, then CG_MANY, requests on one keep-alive connection, dump).
+# The difference of the two dumps is the cost of CG_MANY - CG_FEW requests,
+# without the handshake and connection set-up (in both). Writes
+# "path instr/req" lines to $RUN/callgrind/instr.txt and the module's
+# costliest functions per path that uses it to functions.txt. Not fatal: a
+# failure is reported and the timings stand on their own.
+callgrind_count() {
+    local cg="$RUN/callgrind" pid='' i p n dumps=0 up=''
+    rm -rf "$cg"
+    mkdir -p "$cg"
+    : >"$cg/instr.txt"
+    : >"$cg/functions.txt"
+    if [ "$CALLGRIND" = 0 ]; then
+        echo "skipped (BENCH_CALLGRIND=0)" >"$cg/skipped"
+        return 0
+    fi
+    if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null ||
+       ! command -v callgrind_annotate >/dev/null; then
+        echo "valgrind is not installed (apt-get install valgrind)" >"$cg/skipped"
+        return 0
+    fi
+    say "bench: counting httpd's instructions per keep-alive request with callgrind (httpd -X)"
+    # Same configuration, one process, no user switch (callgrind writes its
+    # profile as the user that starts it), its own pid file, log and cache.
+    sed -e '/^User /d' -e '/^Group /d' \
+        -e "s|^PidFile .*|PidFile \"$cg/httpd.pid\"|" \
+        -e "s|^ErrorLog .*|ErrorLog \"$cg/error.log\"|" \
+        -e "s|shmcb:$RUN/ssl_scache|shmcb:$cg/ssl_scache|" "$CONF" >"$cg/httpd.conf"
+    valgrind --tool=callgrind --callgrind-out-file="$cg/callgrind.out" \
+        --dump-instr=no "$HTTPD" -X -f "$cg/httpd.conf" >"$cg/valgrind.log" 2>&1 &
+    pid=$!
+    cg_stop() {
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    }
+    for i in $(seq 1 150); do
+        kill -0 "$pid" 2>/dev/null || break
+        if "${CURL[@]}" -o /dev/null --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+               "https://localhost:$PORT/granted/" 2>/dev/null; then
+            up=1
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -z "$up" ]; then
+        echo "httpd did not start under valgrind (see ${cg#"$REPO"/}/valgrind.log, error.log)" >"$cg/skipped"
+        cg_stop
+        return 0
+    fi
+    # Warm up every path first (first-use costs: lazy symbol binding, pool
+    # growth, file loads), then measure each: zero, CG_FEW requests, dump;
+    # zero, CG_MANY requests, dump.
+    for p in "${PATHS[@]}"; do
+        cg_requests "$p" 20 || { cg_stop; return 0; }
+    done
+    for p in "${PATHS[@]}"; do
+        for n in "$CG_FEW" "$CG_MANY"; do
+            callgrind_control --zero "$pid" >"$cg/control.out" 2>&1 || true
+            cg_requests "$p" "$n" || { cg_stop; return 0; }
+            dumps=$((dumps + 1))
+            callgrind_control --dump="$dumps" "$pid" >"$cg/control.out" 2>&1 || true
+            # The dump may be written a little later: wait for it.
+            for i in $(seq 1 150); do
+                [ -s "$cg/callgrind.out.$dumps" ] && break
+                sleep 0.1
+            done
+            if [ ! -s "$cg/callgrind.out.$dumps" ]; then
+                echo "callgrind wrote no dump for $p ($(cat "$cg/control.out"))" >"$cg/skipped"
+                cg_stop
+                return 0
+            fi
+        done
+    done
+    cg_stop
+
+    i=0
+    local few many total
+    for p in "${PATHS[@]}"; do
+        few="$cg/callgrind.out.$((i + 1))" many="$cg/callgrind.out.$((i + 2))"
+        i=$((i + 2))
+        # "summary:" is the dump's total; "totals:" can also count events
+        # from before the counters were zeroed.
+        total=$(awk -v n=$((CG_MANY - CG_FEW)) '/^summary:/ { s[FILENAME] = $2 }
+                END { for (f in s) if (f ~ /\.[0-9]+$/) v[++k] = s[f]
+                      if (k == 2) printf "%.0f", (v[1] > v[2] ? v[1] - v[2] : v[2] - v[1]) / n }' \
+                "$few" "$many" 2>/dev/null || true)
+        if [ -z "$total" ]; then
+            echo "unreadable callgrind dumps for $p" >"$cg/skipped"
+            : >"$cg/instr.txt"
+            return 0
+        fi
+        printf '%s %s\n' "$p" "$total" >>"$cg/instr.txt"
+        case "${REQUIRE[$p]}" in *MTLS*|mtls-*) ;; *) continue ;; esac
+        # Inclusive cost per request of the module's functions (and of
+        # ap_ssl_var_lookup, through which it asks mod_ssl), second dump
+        # minus first.
+        {
+            printf '%s\n' "$p"
+            { callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$few" 2>/dev/null |
+                  sed 's/^/A /'
+              callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$many" 2>/dev/null |
+                  sed 's/^/B /'
+            } | awk -v n=$((CG_MANY - CG_FEW)) '
+                # "A 1,234 (5.6%)  file.c:function [object]"
+                $0 ~ /mod_mtls_authz\.so\]$/ || $0 ~ /:ap_ssl_var_lookup \[/ {
+                    line = $0; sub(/\([^)]*\)/, "", line); split(line, f, " ")
+                    v = f[2]; gsub(",", "", v); fn = f[3]; sub(/^.*:/, "", fn)
+                    if (v !~ /^[0-9]+$/) next
+                    if (!(fn in seen)) { seen[fn] = 1; order[++k] = fn }
+                    if ($1 == "A") a[fn] += v; else b[fn] += v }
+                END { for (i = 1; i <= k; i++) { fn = order[i]; d = (b[fn] - a[fn]) / n
+                          if (d >= 50) printf "%d %s\n", d, fn } }' |
+                sort -rn | awk '++shown <= 8 { printf "    %7d  %s\n", $1, $2 }' || true
+        } >>"$cg/functions.txt"
+    done
+}
+
+# ---------------------------------------------------------------- report
+
+# report: the table, from $RUN/ka.txt, $RUN/new.txt and $RUN/callgrind/
+report() {
+    local mode p
+    local order=''
+    for p in "${PATHS[@]}"; do order+="${order:+ }$p"; done
+    : >"$RUN/ratios.txt"
+    say ""
+    say "mod_mtls_authz benchmark: GET /PATH/$FILE (3 bytes), $CONNS connections, httpd event MPM," \
+        "mod_ssl SSLVerifyClient require, TLS 1.3, ECDSA P-256"
+    say "  req/s: over all rounds; ratio: req/s / granted's req/s (same mode); +-95%: interval"
+    say "  from the spread of the $ROUNDS per-round ratios; srv us: httpd CPU time per request;"
+    say "  instr/req: httpd user-space instructions per keep-alive request (callgrind, reproducible"
+    say "  to 1-2%); i-ratio: granted's instr/req / this path's. All ratios: < 1 = slower or"
+    say "  costlier than granted."
+    say ""
+    printf '%-10s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' path Require mode req/s ratio "+-95%" \
+        "srv us" "instr/req" "i-ratio"
+    printf '%-10s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' ---------- \
+        ---------------------------------------------- ------------ ------- ------ ------ \
+        ------- --------- -------
+    for mode in "${MODES[@]}"; do
+        REQS=$(for p in "${PATHS[@]}"; do printf '%s\t%s\n' "$p" "${REQUIRE[$p]}"; done) \
+        awk -v mode="${MODE_NAME[$mode]}" -v key="$mode" -v order="$order" -v file="$FILE" \
+            -v instr="$( [ "$mode" = ka ] && cat "$RUN/callgrind/instr.txt" 2>/dev/null | tr '\n' ';')" '
+            BEGIN { np = split(order, P, " ")
+                    nr = split(ENVIRON["REQS"], R, "\n")
+                    for (i = 1; i <= nr; i++) { split(R[i], kv, "\t"); req[kv[1]] = kv[2] }
+                    ni = split(instr, I, ";")
+                    for (i = 1; i <= ni; i++) if (split(I[i], kv, " ") == 2) ins[kv[1]] = kv[2] }
+            /^round=/ {
+                for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                p = v["path"]; sub(file "$", "", p)
+                r = v["round"] + 0; if (r > rounds) rounds = r
+                rok[r, p] = v["ok"]; rbusy[r, p] = v["busy_ns"]
+                ok[p] += v["ok"]; busy[p] += v["busy_ns"]; srv[p] += v["srv_ns"] }
+            /^total / { for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] } }
+            function rate(o, b) { return b > 0 ? t["threads"] * 1e9 * o / b : 0 }
+            END {
+                base = P[1]
+                brate = rate(ok[base], busy[base])
+                gus = ok[base] ? srv[base] / ok[base] / 1000 : 0
+                for (k = 1; k <= np; k++) {
+                    p = P[k]
+                    x = rate(ok[p], busy[p])
+                    ratio = brate > 0 ? x / brate : 0
+                    # spread of the per-round ratios -> 95% interval of their mean
+                    s = 0; ss = 0; n = 0
+                    for (r = 1; r <= rounds; r++) {
+                        b = rate(rok[r, base], rbusy[r, base])
+                        if (b <= 0) continue
+                        y = rate(rok[r, p], rbusy[r, p]) / b
+                        s += y; ss += y * y; n++ }
+                    ci = n > 1 ? 1.96 * sqrt((ss - s * s / n) / (n - 1) / n) : 0
+                    us = ok[p] ? srv[p] / ok[p] / 1000 : 0
+                    if (p in ins && (base in ins) && ins[p] > 0) {
+                        istr = sprintf("%9d %7.3f", ins[p], ins[base] / ins[p]); ir = ins[base] / ins[p] }
+                    else { istr = sprintf("%9s %7s", "-", "-"); ir = "" }
+                    printf "%-10s %-46s %-12s %7.0f %6.3f %6s %7.1f %s\n", p, req[p], mode, x, ratio,
+                        (p == base ? "" : sprintf("%.3f", ci)), us, istr
+                    printf "%s %s %.6f %.6f %s\n", key, p, ratio, ci, ir > "/dev/stderr"
+                }
+                # share of the machine neither httpd nor loadgen used
+                o = t["machine_busy_ns"] - t["srv_cpu_ns"] - t["self_cpu_ns"]
+                if (o < 0) o = 0
+                printf "%s %s %.0f\n", key, "OTHER", (t["machine_ns"] > 0 ? 100 * o / t["machine_ns"] : 0) > "/dev/stderr"
+            }' "$RUN/$mode.txt" 2>>"$RUN/ratios.txt"
+    done
+    say ""
+    local line="goal: every mtls-* path >= 0.98 of granted with keep-alive:" all=met ratio ci ir
+    for p in "${PATHS[@]}"; do
+        case "${REQUIRE[$p]}" in mtls-*) ;; *) continue ;; esac
+        read -r ratio ci ir < <(awk -v p="$p" '$1 == "ka" && $2 == p { printf "%.3f %.3f %s\n", $3, $4, $5 }' \
+            "$RUN/ratios.txt")
+        if awk -v x="$ratio" 'BEGIN {exit !(x >= 0.98)}'; then
+            line+=" $p $ratio+-$ci (met"
+        else
+            line+=" $p $ratio+-$ci (NOT met"
+            all='not met'
+        fi
+        if [ -n "$ir" ]; then
+            line+="; instructions $(printf '%.3f' "$ir")"
+        fi
+        line+=");"
+    done
+    say "${line%;} => $all"
+    local expr control mapped other_ka other_new
+    expr=$(awk '$1 == "ka" && $2 == "/expr/" { printf "%.3f+-%.3f", $3, $4 }' "$RUN/ratios.txt")
+    control=$(awk '$1 == "ka" && $2 == "/granted2/" { printf "%.3f+-%.3f", $3, $4 }' "$RUN/ratios.txt")
+    say "reference, keep-alive: mod_ssl's Require expr $expr of granted;" \
+        "A/A control (granted vs granted) $control"
+    other_ka=$(awk '$1 == "ka" && $2 == "OTHER" { print $3 }' "$RUN/ratios.txt")
+    other_new=$(awk '$1 == "new" && $2 == "OTHER" { print $3 }' "$RUN/ratios.txt")
+    say "CPU used by other processes meanwhile: about ${other_ka:-?}% (keep-alive)," \
+        "${other_new:-?}% (new TLS conn) of the machine"
+    if [ -s "$RUN/callgrind/functions.txt" ]; then
+        say ""
+        say "the module's costliest functions per keep-alive request (callgrind, inclusive instructions;"
+        say "ap_ssl_var_lookup: mod_ssl answering the module):"
+        sed 's/^/  /' "$RUN/callgrind/functions.txt"
+    elif [ -s "$RUN/callgrind/skipped" ]; then
+        say "no instruction counts: $(cat "$RUN/callgrind/skipped")"
+    fi
+    [ ! -s "$RUN/callgrind/notes" ] || sed 's/^/  /' "$RUN/callgrind/notes"
+}
+
+# ---------------------------------------------------------------- main
+
+T_START=$SECONDS
+say "bench: building loadgen"
+cc -O2 -Wall -o "$LOADGEN" "$BENCH/loadgen.c" -lssl -lcrypto -lpthread ||
+    die "cannot compile bench/loadgen.c (libssl-dev?)"
+say "bench: creating the PKI in ${PKI#"$REPO"/}"
+make_pki
+pick_htdocs
+start_server
+say "bench: httpd $("$HTTPD" -v | sed -n 's/^Server version: //p') on https://127.0.0.1:$PORT" \
+    "(pid $(server_pid)), config ${CONF#"$REPO"/}; $(nproc 2>/dev/null || echo '?') CPUs" \
+    "shared by client and server"
+sanity
+
+for mode in "${MODES[@]}"; do
+    measure "$mode"
+done
+
+# Anything the server complained about (besides the /nogroup/ check) is
+# worth seeing.
+if grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]' "$ERRLOG" | grep -qv '/nogroup/'; then
+    say "bench: note: errors in ${ERRLOG#"$REPO"/}:" >&2
+    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]' "$ERRLOG" | grep -v '/nogroup/' |
+        tail -n 5 | sed 's/^/    /' >&2
+fi
+stop_server
+
+callgrind_count
+
+report | tee "$RUN/results.txt"
+say "bench: done in $((SECONDS - T_START))s; table in ${RUN#"$REPO"/}/results.txt," \
+    "raw figures in ${RUN#"$REPO"/}/ka.txt, new.txt, callgrind/"
