@@ -56,6 +56,7 @@ static const command_rec mtls_cmds[] = {
 static void mtls_register_hooks(apr_pool_t *p)
 {
     mtls_reload_register_hooks(p);
+    mtls_identity_register_hooks(p);
     mtls_providers_register_hooks(p);
     mtls_decision_register_hooks(p);
     mtls_vars_register_hooks(p);

@@ -4,13 +4,17 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "apr_optional_hooks.h"
 #include "http_ssl.h"
 #include "http_request.h"
+
+#include <openssl/ssl.h>
 
 #include "mtls_identity.h"
 #include "mtls_config.h"
 #include "mtls_filefmt.h"
 #include "mtls_rule.h"
+#include "mtls_field.h"
 
 /* Identities remembered per connection; a connection that flips between
  * more configurations than this resolves the rest per request. */
@@ -30,11 +34,13 @@ typedef struct {
 } memo_t;
 
 typedef struct {
-    const char *pem;             /* the certificate the peer below is for */
+    SSL *ssl;                    /* from mod_ssl's pre_handshake, if any */
+    X509 *x509;                  /* the certificate the peer below is for */
+    const char *pem;             /* same, when the SSL is not known */
     const char *verify;
     mtls_peer_t *peer;
     memo_t memo[MTLS_MEMO_SLOTS];
-    int memo_used, memo_next;
+    int memo_used;
 } mtls_conn_state_t;
 
 typedef struct {
@@ -66,7 +72,7 @@ static mtls_req_state_t *req_state(request_rec *r)
 }
 
 static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
-                              const char *pem)
+                              X509 *x509, const char *pem)
 {
     mtls_peer_t *peer = apr_pcalloc(c->pool, sizeof(*peer));
     const char *err = NULL;
@@ -86,8 +92,10 @@ static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
             ? peer->verify + 7
             : "the certificate's issuer is not trusted (optional_no_ca)";
     }
-    if (pem && *pem) {
-        if (mtls_cert_from_pem(c->pool, pem, &cert, &err) == APR_SUCCESS) {
+    if (x509 || (pem && *pem)) {
+        apr_status_t rv = x509 ? mtls_cert_from_x509(c->pool, x509, &cert, &err)
+                               : mtls_cert_from_pem(c->pool, pem, &cert, &err);
+        if (rv == APR_SUCCESS) {
             cert->verify = peer->verify;
             peer->cert = cert;
             if (cert->problem) {
@@ -115,12 +123,43 @@ static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
     return peer;
 }
 
+/* mod_ssl's optional pre_handshake hook, as mod_ssl_openssl.h declares
+ * it (that header is not installed everywhere).  Knowing the SSL lets a
+ * request tell "same certificate as before" by pointer instead of asking
+ * mod_ssl to PEM-encode it every time. */
+typedef int ssl_HOOK_pre_handshake_t(conn_rec *c, SSL *ssl, int is_proxy);
+
+static int remember_ssl(conn_rec *c, SSL *ssl, int is_proxy)
+{
+    if (!is_proxy) {
+        conn_state(c)->ssl = ssl;
+    }
+    return OK;
+}
+
+/* The SSL of @p c, or of the connection an HTTP/2 stream belongs to. */
+static SSL *conn_ssl(conn_rec *c)
+{
+    conn_rec *base = c->master ? c->master : c;
+    const mtls_conn_state_t *cs = ap_get_module_config(base->conn_config,
+                                                       &mtls_authz_module);
+    return cs ? cs->ssl : NULL;
+}
+
+static apr_status_t release_x509(void *data)
+{
+    X509_free(data);
+    return APR_SUCCESS;
+}
+
 const mtls_peer_t *mtls_peer_get(request_rec *r)
 {
     mtls_req_state_t *rs = req_state(r);
     conn_rec *c = r->connection;
     mtls_conn_state_t *cs;
     const char *verify, *pem = NULL;
+    X509 *x509 = NULL;
+    SSL *ssl = NULL;
 
     if (rs->peer) {
         return rs->peer;
@@ -133,8 +172,13 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
         verify = ap_ssl_var_lookup(r->pool, r->server, c, r,
                                    "SSL_CLIENT_VERIFY");
         if (verify && strcmp(verify, "NONE")) {
-            pem = ap_ssl_var_lookup(r->pool, r->server, c, r,
-                                    "SSL_CLIENT_CERT");
+            if ((ssl = conn_ssl(c))) {
+                x509 = SSL_get0_peer_certificate(ssl);
+            }
+            else {
+                pem = ap_ssl_var_lookup(r->pool, r->server, c, r,
+                                        "SSL_CLIENT_CERT");
+            }
         }
     }
     if (!verify || !*verify) {
@@ -142,16 +186,36 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
     }
     /* The certificate can change within a connection (renegotiation,
      * TLS 1.3 post-handshake auth): reuse the parse only for the same
-     * certificate and verification result. */
-    if (!cs->peer || strcmp(cs->verify, verify)
+     * certificate and verification result.  The reference held on the
+     * X509 keeps its address from being reused by another certificate. */
+    if (!cs->peer || strcmp(cs->verify, verify) || cs->x509 != x509
         || (pem ? !cs->pem || strcmp(cs->pem, pem) : cs->pem != NULL)) {
-        cs->peer = make_peer(r, c, verify, pem);
+        cs->peer = make_peer(r, c, verify, x509, pem);
         cs->verify = cs->peer->verify;
         cs->pem = pem ? apr_pstrdup(c->pool, pem) : NULL;
-        cs->memo_used = cs->memo_next = 0;
+        if (cs->x509 != x509) {
+            if (cs->x509) {
+                apr_pool_cleanup_run(c->pool, cs->x509, release_x509);
+            }
+            if (x509 && X509_up_ref(x509)) {
+                apr_pool_cleanup_register(c->pool, x509, release_x509,
+                                          apr_pool_cleanup_null);
+            }
+            else {
+                x509 = NULL;
+            }
+            cs->x509 = x509;
+        }
+        cs->memo_used = 0;
     }
     rs->peer = cs->peer;
     return rs->peer;
+}
+
+void mtls_identity_register_hooks(apr_pool_t *p)
+{
+    APR_OPTIONAL_HOOK(ssl, pre_handshake, remember_ssl, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 /* Add @p g to @p groups unless it is there already (order kept). */
@@ -294,6 +358,9 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     id->peer = peer;
     id->groups = apr_array_make(p, 2, sizeof(const char *));
     resolve(r, dc, peer->cert, p, id);
+    if (id->groups->nelts) {
+        id->groups_text = mtls_list_join(p, id->groups);
+    }
     if (p != r->pool) {
         cs->memo[cs->memo_used].key = key;
         cs->memo[cs->memo_used].id = id;

@@ -29,6 +29,7 @@ typedef struct {
     int denylisted;
     const char *user;            /* NULL: unmapped */
     apr_array_header_t *groups;  /* ordered, no duplicates */
+    const char *groups_text;     /* groups joined for variables, or NULL */
     int strong;
     const char *source;          /* "map", "rule:N", "ldap" or NULL */
     const char *ldap_dn;
@@ -44,6 +45,9 @@ const mtls_peer_t *mtls_peer_get(request_rec *r);
  * certificate, the configuration and the files are unchanged.
  */
 const mtls_identity_t *mtls_identity_get(request_rec *r);
+
+/** Learn each TLS connection's SSL from mod_ssl (when it offers it). */
+void mtls_identity_register_hooks(apr_pool_t *p);
 
 /** The identity if this request already resolved one, else NULL. */
 const mtls_identity_t *mtls_identity_peek(const request_rec *r);

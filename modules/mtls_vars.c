@@ -25,6 +25,16 @@ static const char *const var_names[V_COUNT] = {
     "MTLS_SHA256", "MTLS_LDAP_DN", "MTLS_DAYS_LEFT", "MTLS_DENY_REASON"
 };
 
+/* Names of the first MTLS_GROUP_n variables, so that setting them costs
+ * no formatting per request. */
+#define GROUP_NAMES 16
+static const char *const group_names[GROUP_NAMES] = {
+    "MTLS_GROUP_0", "MTLS_GROUP_1", "MTLS_GROUP_2", "MTLS_GROUP_3",
+    "MTLS_GROUP_4", "MTLS_GROUP_5", "MTLS_GROUP_6", "MTLS_GROUP_7",
+    "MTLS_GROUP_8", "MTLS_GROUP_9", "MTLS_GROUP_10", "MTLS_GROUP_11",
+    "MTLS_GROUP_12", "MTLS_GROUP_13", "MTLS_GROUP_14", "MTLS_GROUP_15"
+};
+
 /* The value of one variable for @p r, or NULL when it has none. */
 static const char *var_value(request_rec *r, const mtls_identity_t *id,
                              var_e v)
@@ -56,7 +66,7 @@ static const char *var_value(request_rec *r, const mtls_identity_t *id,
     case V_USER:
         return id->user;
     case V_GROUPS:
-        return id->groups->nelts ? mtls_list_join(r->pool, id->groups) : NULL;
+        return id->groups_text;
     case V_GROUPS_N:
         return apr_itoa(r->pool, id->groups->nelts);
     case V_STRENGTH:
@@ -87,7 +97,8 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
     }
     if (mtls_peer_reason(id) == MTLS_R_NONE) {
         for (i = 0; i < id->groups->nelts; i++) {
-            apr_table_setn(env, apr_psprintf(r->pool, "MTLS_GROUP_%d", i),
+            apr_table_setn(env, i < GROUP_NAMES ? group_names[i]
+                                : apr_psprintf(r->pool, "MTLS_GROUP_%d", i),
                            APR_ARRAY_IDX(id->groups, i, const char *));
         }
     }
