@@ -41,7 +41,7 @@ my %ua;
 # The shared keep-alive agent for a certificate name ('' for none).
 sub ua { my $n = shift // ''; $ua{$n} ||= fresh_ua($n) }
 
-my %port = map { $_ => $cfg->{vhosts}{$_}{port} } qw(mtls mtls_noca mtls_require);
+my %port = map { $_ => $cfg->{vhosts}{$_}{port} } qw(mtls mtls_noca mtls_require mtls_reneg);
 sub port { $port{ $_[0] || 'mtls' } }
 
 my $seq = 0;
