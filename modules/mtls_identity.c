@@ -340,6 +340,7 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     cs = conn_state(r->connection);
     if (peer->state != MTLS_PEER_VERIFIED) {
         id = apr_pcalloc(r->pool, sizeof(*id));
+        id->pool = r->pool;
         id->peer = peer;
         id->groups = apr_array_make(r->pool, 1, sizeof(const char *));
         goto leave;
@@ -355,6 +356,7 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
      * long keep-alive connection never grows per request. */
     p = cs->memo_used < MTLS_MEMO_SLOTS ? r->connection->pool : r->pool;
     id = apr_pcalloc(p, sizeof(*id));
+    id->pool = p;
     id->peer = peer;
     id->groups = apr_array_make(p, 2, sizeof(const char *));
     resolve(r, dc, peer->cert, p, id);

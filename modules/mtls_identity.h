@@ -33,6 +33,8 @@ typedef struct {
     int strong;
     const char *source;          /* "map", "rule:N", "ldap" or NULL */
     const char *ldap_dn;
+    apr_pool_t *pool;            /* where this identity lives */
+    const void *vars;            /* mtls_vars' prepared variables */
 } mtls_identity_t;
 
 /** The peer of @p r's connection (never NULL). */

@@ -36,8 +36,8 @@ static const char *const group_names[GROUP_NAMES] = {
 };
 
 /* The value of one variable for @p r, or NULL when it has none. */
-static const char *var_value(request_rec *r, const mtls_identity_t *id,
-                             var_e v)
+static const char *var_value(request_rec *r, apr_pool_t *p,
+                             const mtls_identity_t *id, var_e v)
 {
     const mtls_cert_t *c = id->peer->cert;
     int usable = mtls_peer_reason(id) == MTLS_R_NONE;
@@ -54,7 +54,7 @@ static const char *var_value(request_rec *r, const mtls_identity_t *id,
     case V_SHA256:
         return c ? c->sha256 : NULL;
     case V_DAYS_LEFT:
-        return c ? apr_ltoa(r->pool, mtls_cert_days_left(c, r->request_time))
+        return c ? apr_ltoa(p, mtls_cert_days_left(c, r->request_time))
                  : NULL;
     default:
         break;
@@ -68,7 +68,7 @@ static const char *var_value(request_rec *r, const mtls_identity_t *id,
     case V_GROUPS:
         return id->groups_text;
     case V_GROUPS_N:
-        return apr_itoa(r->pool, id->groups->nelts);
+        return apr_itoa(p, id->groups->nelts);
     case V_STRENGTH:
         return id->user || id->groups->nelts
                ? (id->strong ? "strong" : "weak") : NULL;
@@ -81,36 +81,69 @@ static const char *var_value(request_rec *r, const mtls_identity_t *id,
     }
 }
 
+typedef struct {
+    const char *name;
+    const char *value;
+} var_pair_t;
+
+/* Every variable but MTLS_DAYS_LEFT (which moves with the clock) depends
+ * only on the identity: worked out once per identity, so a keep-alive
+ * request only copies them. */
+static const apr_array_header_t *prepared(request_rec *r,
+                                          const mtls_identity_t *id)
+{
+    apr_array_header_t *pairs;
+    int i;
+
+    if (id->vars) {
+        return id->vars;
+    }
+    pairs = apr_array_make(id->pool, V_COUNT + id->groups->nelts,
+                           sizeof(var_pair_t));
+    for (i = 0; i < V_COUNT; i++) {
+        const char *val;
+        if (i == V_DENY_REASON || i == V_DAYS_LEFT) {
+            continue;
+        }
+        if ((val = var_value(r, id->pool, id, i))) {
+            var_pair_t *vp = &APR_ARRAY_PUSH(pairs, var_pair_t);
+            vp->name = var_names[i];
+            vp->value = val;
+        }
+    }
+    if (mtls_peer_reason(id) == MTLS_R_NONE) {
+        for (i = 0; i < id->groups->nelts; i++) {
+            var_pair_t *vp = &APR_ARRAY_PUSH(pairs, var_pair_t);
+            vp->name = i < GROUP_NAMES ? group_names[i]
+                       : apr_psprintf(id->pool, "MTLS_GROUP_%d", i);
+            vp->value = APR_ARRAY_IDX(id->groups, i, const char *);
+        }
+    }
+    ((mtls_identity_t *)id)->vars = pairs;
+    return pairs;
+}
+
 void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
 {
     apr_table_t *env = r->subprocess_env;
     void (*set)(apr_table_t *, const char *, const char *);
+    const apr_array_header_t *pairs;
     int i;
 
     if (!id->peer->cert) {
         return;       /* no certificate, nothing to tell */
     }
+    pairs = prepared(r, id);
     /* MTLS_SUBJECT is always among what we set: while it is absent none
      * of ours is there (the usual case), and adding without the scan
      * setn does for every name is measurably cheaper per request. */
     set = apr_table_get(env, "MTLS_SUBJECT") ? apr_table_setn
                                              : apr_table_addn;
-    for (i = 0; i < V_COUNT; i++) {
-        const char *val;
-        if (i == V_DENY_REASON) {
-            continue;
-        }
-        if ((val = var_value(r, id, i))) {
-            set(env, var_names[i], val);
-        }
+    for (i = 0; i < pairs->nelts; i++) {
+        const var_pair_t *vp = &APR_ARRAY_IDX(pairs, i, var_pair_t);
+        set(env, vp->name, vp->value);
     }
-    if (mtls_peer_reason(id) == MTLS_R_NONE) {
-        for (i = 0; i < id->groups->nelts; i++) {
-            set(env, i < GROUP_NAMES ? group_names[i]
-                     : apr_psprintf(r->pool, "MTLS_GROUP_%d", i),
-                APR_ARRAY_IDX(id->groups, i, const char *));
-        }
-    }
+    set(env, "MTLS_DAYS_LEFT", var_value(r, r->pool, id, V_DAYS_LEFT));
 }
 
 /* Variables are set where the module is in use: the scope maps
@@ -147,7 +180,7 @@ static const char *expr_var(ap_expr_eval_ctx_t *ctx, const void *data)
     if (!ctx->r) {
         return NULL;
     }
-    return var_value(ctx->r, mtls_identity_get(ctx->r), v);
+    return var_value(ctx->r, ctx->r->pool, mtls_identity_get(ctx->r), v);
 }
 
 static const char *expr_group_var(ap_expr_eval_ctx_t *ctx, const void *data)
