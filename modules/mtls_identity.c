@@ -36,6 +36,7 @@ typedef struct {
 typedef struct {
     SSL *ssl;                    /* from mod_ssl's pre_handshake, if any */
     X509 *x509;                  /* the certificate the peer below is for */
+    long vresult;                /* SSL_get_verify_result() with it */
     const char *pem;             /* same, when the SSL is not known */
     const char *verify;
     mtls_peer_t *peer;
@@ -165,6 +166,17 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
         return rs->peer;
     }
     cs = conn_state(c);
+    /* Fast path for keep-alive: mod_ssl's verdict (SSL_CLIENT_VERIFY) is
+     * made by the handshake that brought the certificate; while the same
+     * X509 object (we hold a reference, so its address is not reused)
+     * with the same verify result is the peer, no handshake has changed
+     * it and the verdict asked for before still stands. */
+    if (cs->peer && cs->x509 && (ssl = conn_ssl(c))
+        && SSL_get0_peer_certificate(ssl) == cs->x509
+        && SSL_get_verify_result(ssl) == cs->vresult) {
+        rs->peer = cs->peer;
+        return rs->peer;
+    }
     if (!ap_ssl_conn_is_ssl(c)) {
         verify = "NONE";
     }
@@ -206,6 +218,7 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
             }
             cs->x509 = x509;
         }
+        cs->vresult = ssl ? SSL_get_verify_result(ssl) : 0;
         cs->memo_used = 0;
     }
     rs->peer = cs->peer;
