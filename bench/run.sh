@@ -42,6 +42,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$REPO/bench"
 RUN="$BENCH/run"
 PKI="$RUN/pki"
+# shellcheck source=../scripts/httpd-lib.sh
+. "$REPO/scripts/httpd-lib.sh"
 CONF="$RUN/httpd.conf"
 PIDFILE="$RUN/httpd.pid"
 ERRLOG="$RUN/error.log"
@@ -153,50 +155,10 @@ make_pki() {
     rm -rf "$PKI"
     mkdir -p "$PKI"
     chmod 700 "$PKI"
-    cat >"$PKI/openssl.cnf" <<'EOF'
-[ req ]
-distinguished_name = req_dn
-prompt             = no
-[ req_dn ]
-[ v3_ca ]
-basicConstraints       = critical, CA:TRUE, pathlen:0
-keyUsage               = critical, keyCertSign, cRLSign
-subjectKeyIdentifier   = hash
-[ server ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = serverAuth
-subjectAltName         = DNS:localhost, IP:127.0.0.1
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid
-[ alice ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature
-extendedKeyUsage       = clientAuth
-subjectAltName         = email:alice@lab.example, URI:spiffe://lab.example/ns/prod/sa/api
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid
-EOF
-    local cnf="$PKI/openssl.cnf" name subj ext spec
-    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-    openssl req -config "$cnf" -x509 "${newkey[@]}" -sha256 -days 30 \
-        -subj "/O=Lab/CN=mtls bench CA" -extensions v3_ca \
-        -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>"$PKI/openssl.err" ||
-        die "openssl: CA ($(cat "$PKI/openssl.err"))"
-    for spec in "server|/O=Lab/CN=localhost|server" \
-                "alice|/O=Lab/OU=admins/CN=alice|alice"; do
-        IFS='|' read -r name subj ext <<<"$spec"
-        openssl req -config "$cnf" -new "${newkey[@]}" -subj "$subj" \
-            -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>"$PKI/openssl.err" ||
-            die "openssl: $name key ($(cat "$PKI/openssl.err"))"
-        openssl x509 -req -in "$PKI/$name.csr" -sha256 -days 30 \
-            -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
-            -CAserial "$PKI/ca.srl" -CAcreateserial \
-            -extfile "$cnf" -extensions "$ext" -out "$PKI/$name.crt" 2>"$PKI/openssl.err" ||
-            die "openssl: $name certificate ($(cat "$PKI/openssl.err"))"
-        rm -f "$PKI/$name.csr"
-    done
-    rm -f "$PKI/openssl.err"
+    mtls_minipki "$PKI" "/O=Lab/CN=mtls bench CA" 30 \
+        "server|/O=Lab/CN=localhost|" \
+        "alice|/O=Lab/OU=admins/CN=alice|email:alice@lab.example, URI:spiffe://lab.example/ns/prod/sa/api" ||
+        die "cannot create the benchmark certificates"
     chmod 600 "$PKI"/*.key   # httpd reads its key as root, before User
 }
 
@@ -228,16 +190,9 @@ pick_htdocs() {
 # ---------------------------------------------------------------- config
 
 write_conf() {
-    local lm='' m builtin
-    builtin=$("$HTTPD" -l 2>/dev/null || true)
-    for m in mpm_event authz_core authn_core ssl socache_shmcb mime dir; do
-        if grep -q "^ *mod_$m\.c\$" <<<"$builtin"; then
-            lm+="# mod_$m is compiled into $HTTPD"$'\n'
-        else
-            [ -f "$MODDIR/mod_$m.so" ] || die "$MODDIR/mod_$m.so not found"
-            lm+="LoadModule ${m}_module $MODDIR/mod_$m.so"$'\n'
-        fi
-    done
+    local lm
+    lm=$(mtls_loadmodules "$HTTPD" "$MODDIR" mpm_event authz_core authn_core \
+             ssl socache_shmcb mime dir) || die "a module httpd needs is missing"
     local user=''
     [ -z "$RUN_USER" ] || user="User $RUN_USER"$'\n'"Group $RUN_GROUP"
     local types=/etc/mime.types

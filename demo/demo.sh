@@ -11,6 +11,8 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN="$REPO/demo/run"
+# shellcheck source=../scripts/httpd-lib.sh
+. "$REPO/scripts/httpd-lib.sh"
 PKI="$RUN/pki"
 CONF="$RUN/httpd.conf"
 PIDFILE="$RUN/httpd.pid"
@@ -94,62 +96,14 @@ make_pki() {
     chmod 700 "$PKI"
     say "demo: creating a demo CA and certificates in ${PKI#"$REPO"/}"
 
-    # Our own openssl config, so the system one cannot add or change
-    # extensions behind our back.
-    cat >"$PKI/openssl.cnf" <<'EOF'
-[ req ]
-distinguished_name = req_dn
-prompt             = no
-[ req_dn ]
-[ v3_ca ]
-basicConstraints       = critical, CA:TRUE, pathlen:0
-keyUsage               = critical, keyCertSign, cRLSign
-subjectKeyIdentifier   = hash
-[ server ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = serverAuth
-subjectAltName         = DNS:localhost, IP:127.0.0.1
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid
-[ alice ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature
-extendedKeyUsage       = clientAuth
-subjectAltName         = email:alice@demo.example
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid
-[ bob ]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature
-extendedKeyUsage       = clientAuth
-subjectAltName         = email:bob@demo.example
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid
-EOF
-    local cnf="$PKI/openssl.cnf"
-    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-
-    openssl req -config "$cnf" -x509 "${newkey[@]}" -sha256 -days 3650 \
-        -subj "/O=Demo/CN=mod_mtls_authz Demo CA" -extensions v3_ca \
-        -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
-
-    # name subject extensions
-    local spec name subj ext
-    for spec in "server|/O=Demo/CN=localhost|server" \
-                "alice|/O=Demo/OU=admins/CN=alice|alice" \
-                "bob|/O=Demo/OU=staff/CN=bob|bob"; do
-        IFS='|' read -r name subj ext <<<"$spec"
-        openssl req -config "$cnf" -new "${newkey[@]}" -subj "$subj" \
-            -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null
-        openssl x509 -req -in "$PKI/$name.csr" -sha256 -days 825 \
-            -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
-            -CAserial "$PKI/ca.srl" -CAcreateserial \
-            -extfile "$cnf" -extensions "$ext" -out "$PKI/$name.crt" 2>/dev/null
-        rm -f "$PKI/$name.csr"
-    done
+    mtls_minipki "$PKI" "/O=Demo/CN=mod_mtls_authz Demo CA" 825 \
+        "server|/O=Demo/CN=localhost|" \
+        "alice|/O=Demo/OU=admins/CN=alice|email:alice@demo.example" \
+        "bob|/O=Demo/OU=staff/CN=bob|email:bob@demo.example" ||
+        die "cannot create the demo certificates"
 
     # For browsers: certificate + key + CA in one password-protected file.
+    local name
     for name in alice bob; do
         openssl pkcs12 -export -name "$name (mod_mtls_authz demo)" \
             -in "$PKI/$name.crt" -inkey "$PKI/$name.key" \
@@ -216,20 +170,10 @@ EOF
 }
 
 write_conf() {
-    local lm=''
-    local m
-    # Debian compiles some of these in (log_config): load only the others.
-    local builtin
-    builtin=$("$HTTPD" -l 2>/dev/null || true)
-    for m in mpm_event authz_core authn_core ssl socache_shmcb mime \
-             log_config dir alias headers setenvif; do
-        if grep -q "^ *mod_$m\.c\$" <<<"$builtin"; then
-            lm+="# mod_$m is compiled into $HTTPD"$'\n'
-        else
-            [ -f "$MODDIR/mod_$m.so" ] || die "$MODDIR/mod_$m.so not found"
-            lm+="LoadModule ${m}_module $MODDIR/mod_$m.so"$'\n'
-        fi
-    done
+    local lm
+    lm=$(mtls_loadmodules "$HTTPD" "$MODDIR" mpm_event authz_core authn_core \
+             ssl socache_shmcb mime log_config dir alias headers setenvif) ||
+        die "a module httpd needs is missing"
     local user=''
     if [ -n "$RUN_USER" ]; then
         user="User $RUN_USER"$'\n'"Group $RUN_GROUP"
