@@ -82,12 +82,8 @@ static const struct {
         "Try again in a moment." },
 };
 
-/* What a refusal leaves on its request. */
-typedef struct {
-    mtls_reason_e reason;
-    const mtls_identity_t *id;
-} refusal_t;
-
+/* A refusal leaves its reason's name in r->notes (notes hold strings:
+ * others may log or copy them); the identity stays with the request. */
 static const char *const refusal_note = "mtls_authz_refusal";
 
 const char *mtls_reason_name(mtls_reason_e reason)
@@ -240,11 +236,8 @@ static void record(request_rec *r, int status, mtls_reason_e reason,
                    const mtls_identity_t *id)
 {
     const mtls_dir_conf_t *dc = mtls_dir_conf(r);
-    refusal_t *rf = apr_pcalloc(r->pool, sizeof(*rf));
 
-    rf->reason = reason;
-    rf->id = id;
-    apr_table_setn(r->notes, refusal_note, (const char *)rf);
+    apr_table_setn(r->notes, refusal_note, mtls_reason_name(reason));
     /* Fixups never run for a refused request: export what we know now so
      * access logs and ErrorDocument scripts see the certificate. */
     if (id) {
@@ -295,14 +288,19 @@ static int log_refusals(request_rec *r)
     request_rec *rr;
 
     for (rr = r; rr; rr = rr->next) {
-        const refusal_t *rf = (const refusal_t *)
-            apr_table_get(rr->notes, refusal_note);
-        if (!rf) {
+        const char *name = apr_table_get(rr->notes, refusal_note);
+        mtls_reason_e reason;
+        if (!name) {
             continue;
         }
         if (rr->status == HTTP_FORBIDDEN
             || rr->status == HTTP_SERVICE_UNAVAILABLE) {
-            log_refusal(rr, "denied", rf->reason, rf->id);
+            for (reason = MTLS_R_NONE + 1; reason < MTLS_R_COUNT
+                 && strcmp(reasons[reason].name, name); reason++) {
+            }
+            log_refusal(rr, "denied", reason < MTLS_R_COUNT ? reason
+                                                            : MTLS_R_NONE,
+                        mtls_identity_peek(rr));
         }
         else {
             /* Outvoted: the request was not refused for this reason. */
