@@ -33,12 +33,15 @@ struct require_args_t {
     apr_array_header_t *words;      /* mtls-user, mtls-group */
     const char *dn_canon;           /* mtls-subject, mtls-issuer */
     apr_array_header_t *sans;       /* of san_pattern_t */
-    apr_hash_t *fingerprints;       /* "sha256:hex" / "spki:hex" */
+    apr_hash_t *sha256s;            /* mtls-fingerprint: hex -> "" */
+    apr_hash_t *spkis;
 };
 
 typedef struct {
     int type;
     const char *glob;
+    char stop;          /* what '*' does not cross for this type */
+    int nocase;
 } san_pattern_t;
 
 /* For mtls-user and mtls-group: the identity must also be strong enough
@@ -112,15 +115,11 @@ static mtls_reason_e test_issuer(request_rec *r, const mtls_identity_t *id,
 static int san_matches(const mtls_cert_t *c, const san_pattern_t *sp)
 {
     const apr_array_header_t *vals = c->san[sp->type];
-    char stop = sp->type == MTLS_SAN_URI ? '/'
-                : sp->type == MTLS_SAN_DNS ? '.' : 0;
-    int nocase = sp->type == MTLS_SAN_DNS || sp->type == MTLS_SAN_EMAIL
-                 || sp->type == MTLS_SAN_UPN;
     int i;
 
     for (i = 0; i < vals->nelts; i++) {
         if (mtls_glob_match(sp->glob, APR_ARRAY_IDX(vals, i, const char *),
-                            stop, nocase)) {
+                            sp->stop, sp->nocase)) {
             return 1;
         }
     }
@@ -147,12 +146,8 @@ static mtls_reason_e test_fingerprint(request_rec *r,
 {
     const mtls_cert_t *c = id->peer->cert;
 
-    if (apr_hash_get(a->fingerprints,
-                     apr_pstrcat(r->pool, "sha256:", c->sha256, NULL),
-                     APR_HASH_KEY_STRING)
-        || apr_hash_get(a->fingerprints,
-                        apr_pstrcat(r->pool, "spki:", c->spki, NULL),
-                        APR_HASH_KEY_STRING)) {
+    if (apr_hash_get(a->sha256s, c->sha256, APR_HASH_KEY_STRING)
+        || apr_hash_get(a->spkis, c->spki, APR_HASH_KEY_STRING)) {
         return MTLS_R_NONE;
     }
     return MTLS_R_FINGERPRINT_MISMATCH;
@@ -262,6 +257,9 @@ static const char *parse_san(cmd_parms *cmd, const char *line,
         sp = &APR_ARRAY_PUSH(a->sans, san_pattern_t);
         sp->type = type;
         sp->glob = colon + 1;
+        sp->stop = type == MTLS_SAN_URI ? '/' : type == MTLS_SAN_DNS ? '.' : 0;
+        sp->nocase = type == MTLS_SAN_DNS || type == MTLS_SAN_EMAIL
+                     || type == MTLS_SAN_UPN;
     }
     *parsed = a;
     return NULL;
@@ -278,7 +276,8 @@ static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
         return "'Require mtls-fingerprint' needs sha256:HEX or spki:HEX";
     }
     a->test = test_fingerprint;
-    a->fingerprints = apr_hash_make(cmd->pool);
+    a->sha256s = apr_hash_make(cmd->pool);
+    a->spkis = apr_hash_make(cmd->pool);
     for (i = 0; i < words->nelts; i++) {
         mtls_fp_kind_e kind;
         const char *hex, *err;
@@ -289,9 +288,7 @@ static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
             return apr_psprintf(cmd->pool, "'Require mtls-fingerprint': %s",
                                 err);
         }
-        apr_hash_set(a->fingerprints,
-                     apr_pstrcat(cmd->pool, kind == MTLS_FP_SHA256
-                                 ? "sha256:" : "spki:", hex, NULL),
+        apr_hash_set(kind == MTLS_FP_SHA256 ? a->sha256s : a->spkis, hex,
                      APR_HASH_KEY_STRING, "");
     }
     *parsed = a;

@@ -327,8 +327,3 @@ const void *mtls_snapshot_data(const mtls_snapshot_t *s)
 {
     return s->data;
 }
-
-const char *mtls_watched_path(const mtls_watched_t *w)
-{
-    return w->path;
-}

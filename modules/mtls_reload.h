@@ -43,7 +43,4 @@ void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s);
 /** The parsed contents (an mtls_map_t or mtls_groupfile_t). */
 const void *mtls_snapshot_data(const mtls_snapshot_t *s);
 
-/** The path, for messages. */
-const char *mtls_watched_path(const mtls_watched_t *w);
-
 #endif /* MTLS_RELOAD_H */
