@@ -181,7 +181,7 @@ static void collect_sans(apr_pool_t *p, X509 *x, mtls_cert_t *c)
         if (!v) {
             c->problem = apr_psprintf(p, "a subjectAltName %s value is "
                                       "malformed and was ignored",
-                                      san_names[type]);
+                                      mtls_san_type_name(type));
             continue;
         }
         APR_ARRAY_PUSH(c->san[type], const char *) = v;
@@ -252,10 +252,10 @@ apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
 
     c->subject_avas = apr_array_make(p, 4, sizeof(mtls_ava_t));
     c->issuer_avas = apr_array_make(p, 4, sizeof(mtls_ava_t));
-    c->subject = mtls_dn_format(p, X509_get_subject_name(x), c->subject_avas);
-    c->issuer = mtls_dn_format(p, X509_get_issuer_name(x), c->issuer_avas);
-    c->subject_canon = mtls_dn_canon_x509(p, X509_get_subject_name(x));
-    c->issuer_canon = mtls_dn_canon_x509(p, X509_get_issuer_name(x));
+    mtls_dn_from_x509(p, X509_get_subject_name(x), &c->subject,
+                      &c->subject_canon, c->subject_avas);
+    mtls_dn_from_x509(p, X509_get_issuer_name(x), &c->issuer,
+                      &c->issuer_canon, c->issuer_avas);
 
     c->serial = serial_hex(p, X509_get0_serialNumber(x));
     if (!c->serial) {

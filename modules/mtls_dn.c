@@ -201,74 +201,36 @@ static const char *canon_rdn(apr_pool_t *p, apr_array_header_t *avas)
     return apr_array_pstrcat(p, avas, '+');
 }
 
-const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,
-                           apr_array_header_t *avas)
+void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
+                       const char **text, const char **canon,
+                       apr_array_header_t *avas)
 {
-    int n = X509_NAME_entry_count(name), i;
+    int n = X509_NAME_entry_count(name), i, last_set = -1;
     apr_array_header_t *parts = apr_array_make(p, n ? n : 1, sizeof(char *));
-    int last_set = -1;
+    apr_array_header_t *rdns = apr_array_make(p, n ? n : 1, sizeof(char *));
+    apr_array_header_t *cur = NULL;
 
-    /* RFC 4514 writes the last RDN of the DER sequence first. */
+    /* One walk for both forms: RFC 4514 writes the last RDN of the DER
+     * sequence first, and so does the canonical form. */
     for (i = n - 1; i >= 0; i--) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
         const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
         const char *v = entry_value(p, e);
-        const char *text;
+        const char *part;
         int set = X509_NAME_ENTRY_set(e);
 
-        if (!oid) {
-            oid = "0";
-        }
-        if (!v) {
-            v = "";
-        }
-        text = apr_pstrcat(p, mtls_attr_short_name(p, oid), "=",
-                           mtls_dn_escape_value(p, v), NULL);
+        part = apr_pstrcat(p, mtls_attr_short_name(p, oid ? oid : "0"), "=",
+                           mtls_dn_escape_value(p, v ? v : ""), NULL);
         if (set == last_set && parts->nelts) {
             const char **prev = &APR_ARRAY_IDX(parts, parts->nelts - 1,
                                                const char *);
-            *prev = apr_pstrcat(p, text, "+", *prev, NULL);
+            *prev = apr_pstrcat(p, part, "+", *prev, NULL);
         }
         else {
-            APR_ARRAY_PUSH(parts, const char *) = text;
-        }
-        last_set = set;
-    }
-    if (avas) {
-        for (i = 0; i < n; i++) {
-            const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-            mtls_ava_t *a;
-            const char *v = entry_value(p, e);
-            const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
-            if (!v || !oid) {
-                continue;
+            APR_ARRAY_PUSH(parts, const char *) = part;
+            if (cur) {
+                APR_ARRAY_PUSH(rdns, const char *) = canon_rdn(p, cur);
             }
-            a = &APR_ARRAY_PUSH(avas, mtls_ava_t);
-            a->oid = oid;
-            a->value = v;
-        }
-    }
-    return apr_array_pstrcat(p, parts, ',');
-}
-
-const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name)
-{
-    int n = X509_NAME_entry_count(name), i;
-    apr_array_header_t *rdns = apr_array_make(p, n ? n : 1, sizeof(char *));
-    apr_array_header_t *cur = NULL;
-    int last_set = -1;
-
-    for (i = n - 1; i >= 0; i--) {
-        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-        const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
-        const char *v = entry_value(p, e);
-        int set = X509_NAME_ENTRY_set(e);
-
-        if (set != last_set && cur) {
-            APR_ARRAY_PUSH(rdns, const char *) = canon_rdn(p, cur);
-            cur = NULL;
-        }
-        if (!cur) {
             cur = apr_array_make(p, 2, sizeof(char *));
         }
         /* An undecodable value never equals any configured DN. */
@@ -280,7 +242,40 @@ const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name)
     if (cur) {
         APR_ARRAY_PUSH(rdns, const char *) = canon_rdn(p, cur);
     }
-    return apr_array_pstrcat(p, rdns, ',');
+    if (text) {
+        *text = apr_array_pstrcat(p, parts, ',');
+    }
+    if (canon) {
+        *canon = apr_array_pstrcat(p, rdns, ',');
+    }
+    for (i = 0; avas && i < n; i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
+        const char *v = oid ? entry_value(p, e) : NULL;
+        mtls_ava_t *ava;
+        if (v) {
+            ava = &APR_ARRAY_PUSH(avas, mtls_ava_t);
+            ava->oid = oid;
+            ava->value = v;
+        }
+    }
+}
+
+const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,
+                           apr_array_header_t *avas)
+{
+    const char *text;
+
+    mtls_dn_from_x509(p, name, &text, NULL, avas);
+    return text;
+}
+
+const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name)
+{
+    const char *canon;
+
+    mtls_dn_from_x509(p, name, NULL, &canon, NULL);
+    return canon;
 }
 
 static int hexval(char c)

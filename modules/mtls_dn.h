@@ -16,6 +16,15 @@
 const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,
                            apr_array_header_t *avas);
 
+/**
+ * Both forms of @p name in one walk: @p text as mtls_dn_format(),
+ * @p canon as mtls_dn_canon_x509() (either may be NULL), and the
+ * attributes appended to @p avas (DER order) when not NULL.
+ */
+void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
+                       const char **text, const char **canon,
+                       apr_array_header_t *avas);
+
 /** The canonical form of @p name, equal to mtls_dn_canon() of its text. */
 const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name);
 
