@@ -90,6 +90,7 @@ my @accepted = (
 my @server_cases = (
     ['bad reload interval',        'MTLSReloadInterval soon'],
     ['negative reload interval',   'MTLSReloadInterval -3'],
+    ['zero reload interval',       'MTLSReloadInterval 0'],
 );
 
 plan tests => 3 + 2 * @cases + 2 * @server_cases + @accepted;
