@@ -56,6 +56,34 @@ cd "$HERE" || exit 1
 mkdir -p build
 "$HERE/pki/mkpki.sh" "$HERE/pki/out" || { echo "PKI generation failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# Services the tests share (slapd, memcached, ...): started once for the
+# whole run, before the first MPM, stopped when the run ends however it ends.
+SVC_STATE="$HERE/build/services"
+rm -rf "$SVC_STATE"; mkdir -p "$SVC_STATE"
+services() {
+    for svc in "$HERE"/services/*.sh; do
+        [ -f "$svc" ] || continue
+        case $svc in */lib.sh) continue ;; esac
+        echo "$svc"
+    done
+}
+stop_services() {
+    for svc in $(services); do sh "$svc" stop "$SVC_STATE" >/dev/null 2>&1; done
+}
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+for svc in $(services); do
+    out=$(sh "$svc" start "$SVC_STATE" 2>"$SVC_STATE/$(basename "$svc" .sh).err") || {
+        echo "starting $(basename "$svc"): failed"; cat "$SVC_STATE/$(basename "$svc" .sh).err"
+        echo "0 passed, 1 failed"; exit 1; }
+    for kv in $out; do
+        case $kv in
+            [A-Z_]*=*) export "$kv" ;;
+            *) echo "$(basename "$svc"): ignoring '$kv'" ;;
+        esac
+    done
+done
+
 total_pass=0
 total_fail=0
 status=0
@@ -70,8 +98,9 @@ for mpm in $MPMS; do
         echo "TypesConfig /etc/mime.types"
         echo "LoadModule mpm_${mpm}_module $MODDIR/mod_mpm_$mpm.so"
         for m in authz_core authn_core authz_user authz_host access_compat \
-                 socache_shmcb ssl http2 headers env setenvif mime dir alias \
-                 log_config $cgi; do
+                 socache_shmcb socache_memcache socache_redis ssl http2 \
+                 headers env setenvif mime dir alias rewrite proxy proxy_http \
+                 ldap authnz_ldap status log_config $cgi; do
             # (some are compiled in, e.g. log_config on Debian)
             [ -f "$MODDIR/mod_$m.so" ] && echo "LoadModule ${m}_module $MODDIR/mod_$m.so"
         done

@@ -9,7 +9,9 @@
 set -eu
 
 OUT=${1:?usage: mkpki.sh OUTDIR}
-VERSION=3   # bump when the set of certificates changes
+HERE=$(cd "$(dirname "$0")" && pwd)
+# the output is remade whenever this script or one of its parts changes
+VERSION=$(cat "$HERE/mkpki.sh" "$HERE"/extra/*.sh 2>/dev/null | cksum | cut -d' ' -f1)
 [ "$(cat "$OUT/.done" 2>/dev/null)" = "$VERSION" ] && exit 0
 [ -f "$OUT/.done" ] && rm -rf "$OUT"   # only our own older output
 mkdir -p "$OUT"
@@ -154,9 +156,16 @@ $OPENSSL ca -batch -config db/inter/ca.cnf -gencrl -out inter.crl 2>db/crl.log
 $OPENSSL ca -batch -config db/root/ca.cnf -gencrl -out root.crl 2>>db/crl.log
 cat root.crl inter.crl > crl-bundle.pem
 
+# --- certificates of each concern's tests (t/pki/extra/NAME.sh, sourced in
+# name order; they may use newkey, ext, sign, client, intermediate) -------
+for part in "$HERE"/extra/*.sh; do
+    [ -f "$part" ] || continue
+    . "$part"
+done
+
 # --- browser bundle -----------------------------------------------------------
 $OPENSSL pkcs12 -export -in alice.crt -inkey alice.key -certfile inter.crt \
     -name alice -passout pass:demo -out alice.p12
 
-chmod 644 ./*.key ./*.pem ./*.crt ./*.p12 ./*.crl
+chmod 644 ./*.key ./*.pem ./*.crt ./*.p12 ./*.crl 2>/dev/null || true
 echo "$VERSION" > .done
