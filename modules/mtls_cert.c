@@ -312,3 +312,12 @@ long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now)
     }
     return days;
 }
+
+apr_time_t mtls_cert_days_left_changes(const mtls_cert_t *c, apr_time_t now)
+{
+    /* days-left is floor((notAfter - now) / day): it holds while
+     * notAfter - now >= days * day, and drops one microsecond later. */
+    return c->not_after_time
+           - (apr_time_t)mtls_cert_days_left(c, now) * apr_time_from_sec(86400)
+           + 1;
+}

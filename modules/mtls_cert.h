@@ -57,6 +57,10 @@ apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
 /** Whole days from @p now until notAfter (negative once expired). */
 long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now);
 
+/** The first moment after @p now at which mtls_cert_days_left() gives
+ *  another value than it gives at @p now. */
+apr_time_t mtls_cert_days_left_changes(const mtls_cert_t *c, apr_time_t now);
+
 /** The name of a SAN type as used in fields ("email", "dns", ...). */
 const char *mtls_san_type_name(mtls_san_type_e t);
 

@@ -130,37 +130,6 @@ const char *mtls_cmd_group_from(cmd_parms *cmd, void *dcv, const char *field,
                     field, regex, tmpl);
 }
 
-/* MTLSUserMapFile, MTLSGroupFile and MTLSDenyList; cmd->info says which.
- * "none" switches off a file set in an enclosing scope. */
-const char *mtls_cmd_file(cmd_parms *cmd, void *dcv, const char *path)
-{
-    mtls_dir_conf_t *dc = dcv;
-    mtls_file_kind_e kind = (mtls_file_kind_e)(long)cmd->info;
-    mtls_watched_t *w = NULL;
-    const char *err;
-
-    if (strcasecmp(path, "none")) {
-        if ((err = mtls_watched_open(cmd, path, kind, &w))) {
-            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
-        }
-    }
-    switch (kind) {
-    case MTLS_FILE_MAP:
-        dc->map_file = w;
-        dc->files_set |= MTLS_SET_MAP;
-        break;
-    case MTLS_FILE_GROUP:
-        dc->group_file = w;
-        dc->files_set |= MTLS_SET_GROUP;
-        break;
-    case MTLS_FILE_DENY:
-        dc->deny_list = w;
-        dc->files_set |= MTLS_SET_DENY;
-        break;
-    }
-    return NULL;
-}
-
 const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dcv,
                                       const char *arg)
 {

@@ -5,7 +5,10 @@
 
 #include "httpd.h"
 #include "http_config.h"
-#include "mtls_reload.h"
+
+/* A watched file (mtls_reload.h); opaque here, so that configuration
+ * does not depend on the unit that reads files. */
+typedef struct mtls_watched_t mtls_watched_t;
 
 typedef enum {
     MTLS_MODE_ENFORCE = 0,
@@ -58,7 +61,6 @@ const char *mtls_cmd_user_from(cmd_parms *cmd, void *dc, const char *field,
                                const char *regex, const char *tmpl);
 const char *mtls_cmd_group_from(cmd_parms *cmd, void *dc, const char *field,
                                 const char *regex, const char *tmpl);
-const char *mtls_cmd_file(cmd_parms *cmd, void *dc, const char *path);
 const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dc,
                                       const char *arg);
 const char *mtls_cmd_error_detail(cmd_parms *cmd, void *dc, int on);

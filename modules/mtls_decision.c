@@ -1,4 +1,4 @@
-/* Reasons, the refusal log line, error bodies and report mode. */
+/* Decision records, the refusal log line, error bodies and report mode. */
 #include "mtls_private.h"
 #include <string.h>
 
@@ -12,16 +12,14 @@
 
 #include "mtls_decision.h"
 #include "mtls_config.h"
-#include "mtls_vars.h"
 
+/* What a person is told for each reason (MTLSErrorDetail on). */
 static const struct {
-    const char *name;
     const char *message;
     const char *hint;
 } reasons[MTLS_R_COUNT] = {
-    [MTLS_R_NONE] = { "none", "", "" },
-    [MTLS_R_NO_CERTIFICATE] = { "no-certificate",
-        "No client certificate was presented.",
+    [MTLS_R_NONE] = { "", "" },
+    [MTLS_R_NO_CERTIFICATE] = { "No client certificate was presented.",
         "This page needs a client certificate and none arrived. "
         "In a browser: import your certificate bundle (a .p12/.pfx file) "
         "into the browser's or system's certificate store, restart the "
@@ -32,78 +30,47 @@ static const struct {
         "front of this server, it ends TLS itself and strips client "
         "certificates: connect to this server directly or have the proxy "
         "pass them through." },
-    [MTLS_R_NOT_VERIFIED] = { "not-verified",
-        "The client certificate could not be verified.",
+    [MTLS_R_NOT_VERIFIED] = { "The client certificate could not be verified.",
         "The certificate you presented was not accepted: it may have "
         "expired, been revoked, or been issued by a CA this server does "
         "not trust. Ask your administrator for a current certificate from "
         "the right CA." },
-    [MTLS_R_DENYLISTED] = { "denylisted",
-        "This client certificate is blocked.",
+    [MTLS_R_DENYLISTED] = { "This client certificate is blocked.",
         "The certificate you presented is on this server's deny list. "
         "Ask your administrator for a new certificate." },
-    [MTLS_R_REVOKED] = { "revoked",
-        "This client certificate has been revoked.",
+    [MTLS_R_REVOKED] = { "This client certificate has been revoked.",
         "Ask your administrator for a new certificate." },
-    [MTLS_R_UNMAPPED] = { "unmapped",
-        "The client certificate does not map to a known user.",
+    [MTLS_R_UNMAPPED] = { "The client certificate does not map to a known user.",
         "Your certificate is valid but no user is configured for it here. "
         "Send the administrator the certificate's subject and SHA-256 "
         "fingerprint shown below." },
-    [MTLS_R_WEAK_MAPPING] = { "weak-mapping",
-        "The certificate maps to a user only by name.",
+    [MTLS_R_WEAK_MAPPING] = { "The certificate maps to a user only by name.",
         "This location requires a mapping by fingerprint or issuer and "
         "serial. Ask the administrator to register your certificate." },
-    [MTLS_R_USER_MISMATCH] = { "user-mismatch",
-        "Your user is not allowed here.",
+    [MTLS_R_USER_MISMATCH] = { "Your user is not allowed here.",
         "Your certificate maps to a user who is not allowed to access "
         "this location. Ask the administrator for access." },
-    [MTLS_R_GROUP_MISMATCH] = { "group-mismatch",
-        "You are not in a group allowed here.",
+    [MTLS_R_GROUP_MISMATCH] = { "You are not in a group allowed here.",
         "Your certificate maps to a user who is in none of the groups "
         "allowed here. Ask the administrator to add you to the group." },
-    [MTLS_R_SUBJECT_MISMATCH] = { "subject-mismatch",
-        "This certificate's subject is not allowed here.",
+    [MTLS_R_SUBJECT_MISMATCH] = { "This certificate's subject is not allowed here.",
         "Use the certificate issued for this service." },
-    [MTLS_R_ISSUER_MISMATCH] = { "issuer-mismatch",
-        "This certificate was issued by a CA not accepted here.",
+    [MTLS_R_ISSUER_MISMATCH] = { "This certificate was issued by a CA not accepted here.",
         "This location accepts certificates from another CA. Use the "
         "certificate issued by that CA." },
-    [MTLS_R_SAN_MISMATCH] = { "san-mismatch",
-        "This certificate's names are not allowed here.",
+    [MTLS_R_SAN_MISMATCH] = { "This certificate's names are not allowed here.",
         "No subjectAltName of your certificate matches what this "
         "location accepts." },
-    [MTLS_R_FINGERPRINT_MISMATCH] = { "fingerprint-mismatch",
-        "This certificate is not one of those accepted here.",
+    [MTLS_R_FINGERPRINT_MISMATCH] = { "This certificate is not one of those accepted here.",
         "This location accepts only certain certificates (pinned by "
         "fingerprint). Use one of them." },
-    [MTLS_R_DIRECTORY_UNAVAILABLE] = { "directory-unavailable",
-        "The user directory is unavailable.",
+    [MTLS_R_DIRECTORY_UNAVAILABLE] = { "The user directory is unavailable.",
         "Try again in a moment." },
 };
 
-/* A refusal leaves its reason's name in r->notes (notes hold strings:
- * others may log or copy them); the identity stays with the request. */
-static const char *const refusal_note = "mtls_authz_refusal";
-
-const char *mtls_reason_name(mtls_reason_e reason)
-{
-    return (reason > 0 && reason < MTLS_R_COUNT) ? reasons[reason].name
-                                                 : "none";
-}
-
-mtls_reason_e mtls_peer_reason(const mtls_identity_t *id)
-{
-    switch (id->peer->state) {
-    case MTLS_PEER_NONE:
-        return MTLS_R_NO_CERTIFICATE;
-    case MTLS_PEER_UNVERIFIED:
-        return MTLS_R_NOT_VERIFIED;
-    case MTLS_PEER_VERIFIED:
-        break;
-    }
-    return id->denylisted ? MTLS_R_DENYLISTED : MTLS_R_NONE;
-}
+struct mtls_req_decision {
+    apr_array_header_t *records;        /* of mtls_decision_t */
+};
 
 /* Log line fields; values come from certificates, so control bytes and
  * quotes are escaped by ap_log's own escaping plus ours for '"'. */
@@ -116,8 +83,10 @@ static const char *quoted(apr_pool_t *p, const char *s)
 }
 
 static void log_refusal(request_rec *r, const char *what,
-                        mtls_reason_e reason, const mtls_identity_t *id)
+                        const mtls_decision_t *d)
 {
+    const mtls_identity_t *id = d->id;
+    mtls_reason_e reason = d->reason;
     const mtls_cert_t *c = id ? id->peer->cert : NULL;
     const char *detail = id && reason == MTLS_R_NOT_VERIFIED
                          ? id->peer->verify_detail : NULL;
@@ -132,6 +101,8 @@ static void log_refusal(request_rec *r, const char *what,
                   quoted(r->pool, c ? c->issuer : NULL),
                   c ? c->serial : "-", c ? c->sha256 : "-",
                   r->useragent_ip, r->uri);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MTLS1020: %s by %s%s",
+                  what, d->provider, d->negated ? " (negated)" : "");
 }
 
 /* The client prefers JSON when it asks for application/json with a
@@ -195,9 +166,11 @@ static const char *json_or_null(apr_pool_t *p, const char *s)
     return s ? json_str(p, s) : "null";
 }
 
-static const char *error_body(request_rec *r, int status, mtls_reason_e reason,
-                              const mtls_identity_t *id, int json)
+static const char *error_body(request_rec *r, int status,
+                              const mtls_decision_t *d, int json)
 {
+    const mtls_identity_t *id = d->id;
+    mtls_reason_e reason = d->reason;
     const mtls_cert_t *c = id ? id->peer->cert : NULL;
     const char *detail = id && reason == MTLS_R_NOT_VERIFIED
                          ? id->peer->verify_detail : NULL;
@@ -232,114 +205,199 @@ static const char *error_body(request_rec *r, int status, mtls_reason_e reason,
         "</body></html>\n", NULL);
 }
 
-static void record(request_rec *r, int status, mtls_reason_e reason,
-                   const mtls_identity_t *id)
+static apr_array_header_t *records_of(request_rec *r)
 {
-    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
+    mtls_req_t *q = mtls_req(r, 1);
 
-    apr_table_setn(r->notes, refusal_note, mtls_reason_name(reason));
-    /* Fixups never run for a refused request: export what we know now so
-     * access logs and ErrorDocument scripts see the certificate. */
-    if (id) {
-        mtls_vars_export(r, id);
+    if (!q->decision) {
+        q->decision = apr_pcalloc(r->pool, sizeof(*q->decision));
+        q->decision->records = apr_array_make(r->pool, 2,
+                                              sizeof(mtls_decision_t));
     }
-    apr_table_setn(r->subprocess_env, "MTLS_DENY_REASON",
-                   mtls_reason_name(reason));
-    /* An ErrorDocument the administrator configured wins over ours (a
-     * body we set for an earlier provider of this request is replaced). */
-    if (mtls_conf_error_detail(dc)
-        && (apr_table_get(r->notes, "mtls_authz_body_type")
-            || !ap_response_code_string(r, ap_index_of_response(status)))) {
-        int json = wants_json(r);
-        ap_custom_response(r, status, error_body(r, status, reason, id,
-                                                 json));
-        apr_table_setn(r->notes, "mtls_authz_body_type",
-                       json ? "application/json"
-                            : "text/html; charset=utf-8");
-    }
+    return q->decision->records;
 }
 
-authz_status mtls_decision_deny(request_rec *r, mtls_reason_e reason,
-                                const mtls_identity_t *id)
+const apr_array_header_t *mtls_decision_records(const request_rec *r)
 {
-    if (mtls_conf_mode(mtls_dir_conf(r)) == MTLS_MODE_REPORT) {
-        log_refusal(r, "would deny", reason, id);
-        return AUTHZ_GRANTED;
-    }
-    record(r, reason == MTLS_R_DIRECTORY_UNAVAILABLE
-              ? HTTP_SERVICE_UNAVAILABLE : HTTP_FORBIDDEN, reason, id);
-    return AUTHZ_DENIED;
+    const mtls_req_t *q = mtls_req(r, 0);
+
+    return q && q->decision ? q->decision->records : NULL;
 }
 
-int mtls_decision_refuse(request_rec *r, mtls_reason_e reason,
+const mtls_decision_t *mtls_decision_of(const request_rec *r)
+{
+    const apr_array_header_t *recs = mtls_decision_records(r);
+    const mtls_decision_t *would = NULL;
+    int i;
+
+    for (i = recs ? recs->nelts - 1 : -1; i >= 0; i--) {
+        const mtls_decision_t *d = &APR_ARRAY_IDX(recs, i, mtls_decision_t);
+        if (d->verdict == MTLS_VERDICT_DENIED && !d->outvoted) {
+            return d;
+        }
+        if (d->verdict == MTLS_VERDICT_WOULD_DENY && !would) {
+            would = d;
+        }
+    }
+    return would;
+}
+
+static mtls_decision_t *add_record(request_rec *r, mtls_verdict_e verdict,
+                                   mtls_reason_e reason,
+                                   const char *provider, int negated,
+                                   const mtls_identity_t *id)
+{
+    mtls_decision_t *d = &APR_ARRAY_PUSH(records_of(r), mtls_decision_t);
+
+    d->verdict = verdict;
+    d->reason = verdict == MTLS_VERDICT_GRANTED ? MTLS_R_NONE : reason;
+    d->provider = provider;
+    d->negated = negated;
+    d->outvoted = 0;
+    d->id = id;
+    d->status = reason == MTLS_R_DIRECTORY_UNAVAILABLE
+                ? HTTP_SERVICE_UNAVAILABLE : HTTP_FORBIDDEN;
+    if (verdict != MTLS_VERDICT_GRANTED) {
+        /* For the access log (%{MTLS_DENY_REASON}e) and CGI: while a
+         * refusal stands, or a report-mode request would have been. */
+        apr_table_setn(r->subprocess_env, "MTLS_DENY_REASON",
+                       mtls_reason_name(reason));
+    }
+    return d;
+}
+
+authz_status mtls_decision_provider(request_rec *r, const char *provider,
+                                    int negated, mtls_reason_e why,
+                                    mtls_reason_e mismatch,
+                                    const mtls_identity_t *id)
+{
+    int report = mtls_conf_mode(mtls_dir_conf(r)) == MTLS_MODE_REPORT;
+    /* What the request's fate is, given the polarity: a positive line
+     * refuses when its test fails, a negated one when it matches. */
+    mtls_reason_e refusal = negated ? (why ? MTLS_R_NONE : mismatch) : why;
+    mtls_verdict_e verdict = !refusal ? MTLS_VERDICT_GRANTED
+                             : report ? MTLS_VERDICT_WOULD_DENY
+                             : MTLS_VERDICT_DENIED;
+    mtls_decision_t *d = add_record(r, verdict, refusal, provider, negated,
+                                    id);
+
+    if (report) {
+        if (verdict == MTLS_VERDICT_WOULD_DENY) {
+            log_refusal(r, "would deny", d);
+        }
+        /* Report mode changes nobody's fate: a positive line grants and
+         * a negated one "denies", which its negation makes neutral. */
+        return negated ? AUTHZ_DENIED : AUTHZ_GRANTED;
+    }
+    return why ? AUTHZ_DENIED : AUTHZ_GRANTED;
+}
+
+int mtls_decision_refuse(request_rec *r, mtls_reason_e why,
                          const mtls_identity_t *id)
 {
-    int status = reason == MTLS_R_DIRECTORY_UNAVAILABLE
-                 ? HTTP_SERVICE_UNAVAILABLE : HTTP_FORBIDDEN;
-
-    record(r, status, reason, id);
-    return status;
+    return add_record(r, MTLS_VERDICT_DENIED, why, "AuthType mtls", 0,
+                      id)->status;
 }
 
-/* One line per refused request, written when the outcome is known: a
- * provider that denies inside <RequireAny> may be outvoted. */
+/* Fixups run only for requests that authorisation let in: a denial
+ * recorded so far was outvoted (<RequireAny>, Satisfy any) and must not
+ * be taken for the reason of a 403 some other module sends later. */
+static int notice_outvoted(request_rec *r)
+{
+    apr_array_header_t *recs = (apr_array_header_t *)mtls_decision_records(r);
+    const mtls_decision_t *now;
+    int i;
+
+    if (!recs) {
+        return DECLINED;
+    }
+    for (i = 0; i < recs->nelts; i++) {
+        mtls_decision_t *d = &APR_ARRAY_IDX(recs, i, mtls_decision_t);
+        if (d->verdict == MTLS_VERDICT_DENIED) {
+            d->outvoted = 1;
+        }
+    }
+    if ((now = mtls_decision_of(r))) {
+        apr_table_setn(r->subprocess_env, "MTLS_DENY_REASON",
+                       mtls_reason_name(now->reason));
+    }
+    else {
+        apr_table_unset(r->subprocess_env, "MTLS_DENY_REASON");
+    }
+    return DECLINED;
+}
+
+/* The refusal that made this (error) response, looking back through
+ * internal redirects to the request where authorisation ran. */
+static const mtls_decision_t *refusal_of(request_rec *r, request_rec **where)
+{
+    for (; r; r = r->prev) {
+        const mtls_decision_t *d = mtls_decision_of(r);
+        if (d && d->verdict == MTLS_VERDICT_DENIED) {
+            *where = r;
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* One line per refused request, written when the outcome is known. */
 static int log_refusals(request_rec *r)
 {
     request_rec *rr;
 
     for (rr = r; rr; rr = rr->next) {
-        const char *name = apr_table_get(rr->notes, refusal_note);
-        mtls_reason_e reason;
-        if (!name) {
-            continue;
+        const mtls_decision_t *d = mtls_decision_of(rr);
+        if (d && d->verdict == MTLS_VERDICT_DENIED
+            && (rr->status == HTTP_FORBIDDEN
+                || rr->status == HTTP_SERVICE_UNAVAILABLE)) {
+            log_refusal(rr, "denied", d);
+            break;
         }
-        if (rr->status == HTTP_FORBIDDEN
-            || rr->status == HTTP_SERVICE_UNAVAILABLE) {
-            for (reason = MTLS_R_NONE + 1; reason < MTLS_R_COUNT
-                 && strcmp(reasons[reason].name, name); reason++) {
-            }
-            log_refusal(rr, "denied", reason < MTLS_R_COUNT ? reason
-                                                            : MTLS_R_NONE,
-                        mtls_identity_peek(rr));
-        }
-        else {
-            /* Outvoted: the request was not refused for this reason. */
-            apr_table_unset(rr->subprocess_env, "MTLS_DENY_REASON");
-        }
-        break;
     }
     return DECLINED;
 }
 
+/* The error body's type: the status page machinery sets text/html. */
 static apr_status_t body_type_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    const char *type = apr_table_get(f->r->notes, "mtls_authz_body_type");
-
-    if (type) {
-        ap_set_content_type(f->r, type);
+    if (f->ctx) {
+        ap_set_content_type(f->r, f->ctx);
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
 
+/* Our body for our refusal, when MTLSErrorDetail is on and the
+ * administrator configured no ErrorDocument: decided here, when the
+ * error response is made, from the record that made it. */
 static void insert_error_filter(request_rec *r)
 {
-    request_rec *first = r;
+    request_rec *where = NULL;
+    const mtls_decision_t *d;
+    int json;
 
-    while (first->prev) {
-        first = first->prev;
+    if (r->status != HTTP_FORBIDDEN && r->status != HTTP_SERVICE_UNAVAILABLE) {
+        return;
     }
-    if (apr_table_get(first->notes, "mtls_authz_body_type")
-        && (r->status == HTTP_FORBIDDEN
-            || r->status == HTTP_SERVICE_UNAVAILABLE)) {
-        ap_add_output_filter("MTLS_BODY_TYPE", NULL, r, r->connection);
+    if (!(d = refusal_of(r, &where)) || d->status != r->status
+        || !mtls_conf_error_detail(mtls_dir_conf(where))
+        || ap_response_code_string(r, ap_index_of_response(r->status))) {
+        return;
     }
+    json = wants_json(r);
+    ap_custom_response(r, r->status, error_body(r, r->status, d, json));
+    ap_add_output_filter("MTLS_BODY_TYPE",
+                         (void *)(json ? "application/json"
+                                       : "text/html; charset=utf-8"),
+                         r, r->connection);
 }
 
 void mtls_decision_register_hooks(apr_pool_t *p)
 {
     static const char *const before_log[] = { "mod_log_config.c", NULL };
 
+    ap_hook_fixups(notice_outvoted, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(log_refusals, NULL, before_log,
                             APR_HOOK_REALLY_FIRST);
     ap_hook_insert_error_filter(insert_error_filter, NULL, NULL,

@@ -1,54 +1,64 @@
-/* Decisions: the reasons a request is refused, the one log line per
- * refusal, MTLS_DENY_REASON, the error body (MTLSErrorDetail) and report
- * mode (MTLSMode report). */
+/* Decisions: one record per mtls-* provider call and per AuthType mtls
+ * check (granted / denied / would deny, reason, provider, identity).
+ * The refusal log line, MTLS_DENY_REASON, the error body (MTLSErrorDetail)
+ * and report mode (MTLSMode report) all read these records; metrics and
+ * the whoami page read them through mtls_decision_records(). */
 #ifndef MTLS_DECISION_H
 #define MTLS_DECISION_H
 
 #include "httpd.h"
 #include "mod_auth.h"
+#include "mtls_outcome.h"
 #include "mtls_identity.h"
 
 typedef enum {
-    MTLS_R_NONE = 0,
-    MTLS_R_NO_CERTIFICATE,
-    MTLS_R_NOT_VERIFIED,
-    MTLS_R_DENYLISTED,
-    MTLS_R_REVOKED,
-    MTLS_R_UNMAPPED,
-    MTLS_R_WEAK_MAPPING,
-    MTLS_R_USER_MISMATCH,
-    MTLS_R_GROUP_MISMATCH,
-    MTLS_R_SUBJECT_MISMATCH,
-    MTLS_R_ISSUER_MISMATCH,
-    MTLS_R_SAN_MISMATCH,
-    MTLS_R_FINGERPRINT_MISMATCH,
-    MTLS_R_DIRECTORY_UNAVAILABLE,
-    MTLS_R_COUNT
-} mtls_reason_e;
+    MTLS_VERDICT_GRANTED = 0,    /* the check does not stop the request */
+    MTLS_VERDICT_DENIED,         /* enforce: the check refuses it */
+    MTLS_VERDICT_WOULD_DENY      /* report: it would refuse it, but not */
+} mtls_verdict_e;
 
-/** The reason's name as logs, variables and bodies show it. */
-const char *mtls_reason_name(mtls_reason_e reason);
+typedef struct {
+    mtls_verdict_e verdict;
+    mtls_reason_e reason;        /* MTLS_R_NONE when granted */
+    const char *provider;        /* "mtls-group", ..., "AuthType mtls" */
+    const mtls_identity_t *id;
+    int negated;                 /* under Require not / <RequireNone> */
+    int outvoted;                /* denied, yet authorisation let the
+                                    request in (e.g. <RequireAny>) */
+    int status;                  /* 403, or 503 (directory-unavailable) */
+} mtls_decision_t;
 
 /**
- * Why @p id cannot be used at all (no certificate, not verified,
- * deny-listed), or MTLS_R_NONE.
+ * A Require provider's check is done: @p why is MTLS_R_NONE when its test
+ * matched, else the reason it did not; @p mismatch is the reason to give
+ * when a negated test matches (Require not / <RequireNone>, @p negated).
+ * Records the decision and returns what the provider answers: enforce
+ * mode as the test says; report mode GRANTED for a positive line and
+ * DENIED for a negated one, so that report mode never refuses anyone in
+ * any composition of Require, while the record says "would deny".
  */
-mtls_reason_e mtls_peer_reason(const mtls_identity_t *id);
+authz_status mtls_decision_provider(request_rec *r, const char *provider,
+                                    int negated, mtls_reason_e why,
+                                    mtls_reason_e mismatch,
+                                    const mtls_identity_t *id);
 
-/**
- * A Require provider would deny for @p reason.  Enforce mode: records the
- * reason (MTLS_DENY_REASON, error body, log line if the request ends
- * refused) and returns AUTHZ_DENIED.  Report mode: logs "would deny" and
- * returns AUTHZ_GRANTED.
- */
-authz_status mtls_decision_deny(request_rec *r, mtls_reason_e reason,
-                                const mtls_identity_t *id);
-
-/** AuthType mtls refuses: records as above and returns the HTTP status. */
-int mtls_decision_refuse(request_rec *r, mtls_reason_e reason,
+/** AuthType mtls refuses for @p why: records it and returns the HTTP
+ *  status (403, or 503 for directory-unavailable). */
+int mtls_decision_refuse(request_rec *r, mtls_reason_e why,
                          const mtls_identity_t *id);
 
-/** Register the hooks that log refusals and shape error bodies. */
+/** Every decision of @p r so far (of mtls_decision_t), or NULL. */
+const apr_array_header_t *mtls_decision_records(const request_rec *r);
+
+/**
+ * The decision that refuses @p r (the last denial not outvoted), or else
+ * its last "would deny" in report mode, or NULL: what MTLS_DENY_REASON,
+ * the log line and the error body say.
+ */
+const mtls_decision_t *mtls_decision_of(const request_rec *r);
+
+/** Register the hooks that notice outvoted denials, log refusals and
+ *  shape error bodies. */
 void mtls_decision_register_hooks(apr_pool_t *p);
 
 #endif /* MTLS_DECISION_H */

@@ -14,12 +14,15 @@ static const struct {
     { "serial", MTLS_F_SERIAL }, { "sha256", MTLS_F_SHA256 },
     { "spki", MTLS_F_SPKI }, { "not-after", MTLS_F_NOT_AFTER },
     { "days-left", MTLS_F_DAYS_LEFT }, { "verify", MTLS_F_VERIFY },
+    { "user", MTLS_F_USER }, { "groups", MTLS_F_GROUPS },
+    { "strength", MTLS_F_STRENGTH }, { "source", MTLS_F_SOURCE },
+    { "ldap-dn", MTLS_F_LDAP_DN },
     { NULL, 0 }
 };
 
 #define FIELD_LIST "subject, issuer, subject:ATTR, issuer:ATTR, san:email, " \
     "san:dns, san:uri, san:ip, san:upn, serial, sha256, spki, not-after, " \
-    "days-left, verify"
+    "days-left, verify, user, groups, strength, source, ldap-dn"
 
 const char *mtls_field_parse(apr_pool_t *p, const char *spec,
                              const mtls_field_t **out)
@@ -72,6 +75,16 @@ int mtls_field_is_strong(const mtls_field_t *f)
     return f->kind == MTLS_F_SHA256 || f->kind == MTLS_F_SPKI;
 }
 
+int mtls_field_is_identity(const mtls_field_t *f)
+{
+    return f->kind >= MTLS_F_USER;
+}
+
+int mtls_field_moves_with_time(const mtls_field_t *f)
+{
+    return f->kind == MTLS_F_DAYS_LEFT;
+}
+
 static void push_attr(apr_array_header_t *out, const apr_array_header_t *avas,
                       const char *oid)
 {
@@ -109,6 +122,8 @@ apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_DAYS_LEFT:
         one = apr_ltoa(p, mtls_cert_days_left(c, now));
         break;
+    default:           /* identity values: see mtls_value_list() */
+        break;
     }
     out = apr_array_make(p, 1, sizeof(const char *));
     if (one && *one) {
@@ -132,6 +147,65 @@ const char *mtls_field_first(apr_pool_t *p, const mtls_field_t *f,
         apr_array_header_t *v = mtls_field_values(p, f, c, now);
         return v->nelts ? APR_ARRAY_IDX(v, 0, const char *) : NULL;
     }
+    }
+}
+
+/* The identity value @p f of @p o, as one string (NULL: none). */
+static const char *identity_value(const mtls_field_t *f,
+                                  const mtls_outcome_t *o)
+{
+    switch (f->kind) {
+    case MTLS_F_USER:     return o->user;
+    case MTLS_F_GROUPS:   return o->groups_text;
+    case MTLS_F_SOURCE:   return o->source;
+    case MTLS_F_LDAP_DN:  return o->ldap_dn;
+    case MTLS_F_STRENGTH:
+        return o->user || o->groups->nelts ? (o->strong ? "strong" : "weak")
+                                           : NULL;
+    default:              return NULL;
+    }
+}
+
+apr_array_header_t *mtls_value_list(apr_pool_t *p, const mtls_field_t *f,
+                                    const mtls_facts_t *facts)
+{
+    apr_array_header_t *out;
+    const char *one;
+
+    if (!mtls_field_is_identity(f)) {
+        return facts->cert ? mtls_field_values(p, f, facts->cert, facts->now)
+                           : apr_array_make(p, 1, sizeof(const char *));
+    }
+    if (f->kind == MTLS_F_GROUPS && facts->outcome) {
+        return facts->outcome->groups;
+    }
+    out = apr_array_make(p, 1, sizeof(const char *));
+    if (facts->outcome && (one = identity_value(f, facts->outcome))) {
+        APR_ARRAY_PUSH(out, const char *) = one;
+    }
+    return out;
+}
+
+const char *mtls_value_text(apr_pool_t *p, const mtls_field_t *f,
+                            const mtls_facts_t *facts)
+{
+    const apr_array_header_t *v;
+
+    if (mtls_field_is_identity(f)) {
+        return facts->outcome ? identity_value(f, facts->outcome) : NULL;
+    }
+    if (!facts->cert) {
+        return NULL;
+    }
+    switch (f->kind) {
+    case MTLS_F_SAN:
+    case MTLS_F_SUBJECT_ATTR:
+    case MTLS_F_ISSUER_ATTR:
+        v = mtls_field_values(p, f, facts->cert, facts->now);
+        return v->nelts == 1 ? APR_ARRAY_IDX(v, 0, const char *)
+             : v->nelts ? mtls_list_join(p, v) : NULL;
+    default:
+        return mtls_field_first(p, f, facts->cert, facts->now);
     }
 }
 

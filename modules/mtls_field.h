@@ -1,12 +1,15 @@
-/* Fields: the names rules, filters and variables use for certificate
- * facts ("subject:CN", "san:uri", "sha256"), parsed once at configuration
- * time and looked up per certificate.  Pure. */
+/* Fields: the one vocabulary of values.  The names rules, filters,
+ * variables, headers and the whoami page use for certificate facts
+ * ("subject:CN", "san:uri", "sha256") and for identity values ("user",
+ * "groups", "strength", "source", "ldap-dn"), parsed once at
+ * configuration time and looked up per certificate and outcome.  Pure. */
 #ifndef MTLS_FIELD_H
 #define MTLS_FIELD_H
 
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include "mtls_cert.h"
+#include "mtls_outcome.h"
 
 typedef enum {
     MTLS_F_SUBJECT,
@@ -19,8 +22,22 @@ typedef enum {
     MTLS_F_SPKI,
     MTLS_F_NOT_AFTER,
     MTLS_F_DAYS_LEFT,
-    MTLS_F_VERIFY
+    MTLS_F_VERIFY,
+    /* Identity values: what resolution made of the certificate. */
+    MTLS_F_USER,
+    MTLS_F_GROUPS,
+    MTLS_F_STRENGTH,
+    MTLS_F_SOURCE,
+    MTLS_F_LDAP_DN
 } mtls_field_kind_e;
+
+/* What a value is looked up in: the certificate and, when the request
+ * has a usable identity, the outcome of its resolution. */
+typedef struct {
+    const mtls_cert_t *cert;         /* NULL: no certificate */
+    const mtls_outcome_t *outcome;   /* NULL: no usable identity */
+    apr_time_t now;                  /* for days-left */
+} mtls_facts_t;
 
 typedef struct {
     mtls_field_kind_e kind;
@@ -36,8 +53,31 @@ typedef struct {
 const char *mtls_field_parse(apr_pool_t *p, const char *spec,
                              const mtls_field_t **out);
 
+/** True for the identity values (user, groups, strength, source,
+ *  ldap-dn): a rule cannot read them, it makes them. */
+int mtls_field_is_identity(const mtls_field_t *f);
+
+/** True when the value changes with the clock alone (days-left). */
+int mtls_field_moves_with_time(const mtls_field_t *f);
+
 /**
- * The values of @p f in @p c (a list; empty when the certificate has none).
+ * The one lookup: the values of @p f in @p facts (a list, empty when
+ * there is none).  Certificate fields read facts->cert, identity values
+ * facts->outcome.  Values point into the facts or @p p.
+ */
+apr_array_header_t *mtls_value_list(apr_pool_t *p, const mtls_field_t *f,
+                                    const mtls_facts_t *facts);
+
+/**
+ * The same as one string for a variable, header or template: a single
+ * value as it is, a list joined by mtls_list_join(); NULL when there is
+ * no value.
+ */
+const char *mtls_value_text(apr_pool_t *p, const mtls_field_t *f,
+                            const mtls_facts_t *facts);
+
+/**
+ * The values of a certificate field @p f in @p c (a list; empty when the certificate has none).
  * @p now is used for days-left.  Values point into @p c or @p p.
  */
 apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,

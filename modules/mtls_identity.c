@@ -1,10 +1,20 @@
-/* Certificate -> identity: the peer as mod_ssl reports it, then the
- * resolution pipeline, remembered per connection. */
+/* Certificate -> identity, the httpd side: the peer as mod_ssl reports
+ * it, the sources in force, the memo.  Resolution itself is
+ * mtls_resolve(); this file only gathers its inputs and keeps results.
+ *
+ * Threads: the state of a TLS connection lives on the connection mod_ssl
+ * handshakes (c->master for an HTTP/2 stream), created there by mod_ssl's
+ * pre_handshake hook in the connection's own thread.  Streams run at the
+ * same time on other threads, so everything in it is guarded by its
+ * mutex and allocated from its own pool (own allocator, used only under
+ * the mutex); what it hands out (peers, outcomes) is never changed once
+ * published. */
 #include "mtls_private.h"
 #include <string.h>
 
 #include "apr_strings.h"
 #include "apr_optional_hooks.h"
+#include "apr_thread_mutex.h"
 #include "http_ssl.h"
 #include "http_request.h"
 
@@ -12,74 +22,110 @@
 
 #include "mtls_identity.h"
 #include "mtls_config.h"
-#include "mtls_filefmt.h"
-#include "mtls_rule.h"
-#include "mtls_field.h"
+#include "mtls_reload.h"
+#include "mtls_resolve.h"
 
-/* Identities remembered per connection; a connection that flips between
- * more configurations than this resolves the rest per request. */
+/* Outcomes remembered per connection, and how many may ever be copied
+ * into its pool (reloads and days-left changes replace entries), so a
+ * long connection never grows with its requests. */
 #define MTLS_MEMO_SLOTS 4
-
-/* What an identity depends on besides the certificate: the mapping
- * settings (pointers fixed at configuration time, carried unchanged
- * through merges) and the generation of each file. */
-typedef struct {
-    const void *user_rules, *group_rules, *map, *group, *deny;
-    apr_uint32_t map_gen, group_gen, deny_gen;
-} memo_key_t;
+#define MTLS_MEMO_MAX_KEPT 32
 
 typedef struct {
-    memo_key_t key;
-    mtls_identity_t *id;
+    mtls_sources_t key;                /* the sources it was resolved with */
+    const mtls_outcome_t *outcome;     /* NULL: free */
 } memo_t;
 
 typedef struct {
+    apr_thread_mutex_t *mutex;   /* NULL: a request's private fallback */
+    apr_pool_t *pool;            /* allocate only with the mutex held */
     SSL *ssl;                    /* from mod_ssl's pre_handshake, if any */
     X509 *x509;                  /* the certificate the peer below is for */
     long vresult;                /* SSL_get_verify_result() with it */
     const char *pem;             /* same, when the SSL is not known */
     const char *verify;
-    mtls_peer_t *peer;
+    const mtls_peer_t *peer;
     memo_t memo[MTLS_MEMO_SLOTS];
-    int memo_used;
+    int kept;
 } mtls_conn_state_t;
 
-typedef struct {
+struct mtls_req_identity {
     const mtls_peer_t *peer;
     const mtls_identity_t *id;
     const void *dir_conf;        /* the configuration id was resolved for */
-} mtls_req_state_t;
+};
 
-static mtls_conn_state_t *conn_state(conn_rec *c)
+#define LOCK(cs)   do { if ((cs)->mutex) apr_thread_mutex_lock((cs)->mutex); } while (0)
+#define UNLOCK(cs) do { if ((cs)->mutex) apr_thread_mutex_unlock((cs)->mutex); } while (0)
+
+/* Called in @p c's own thread only (its pool is not thread-safe). */
+static mtls_conn_state_t *state_create(conn_rec *c)
 {
-    mtls_conn_state_t *cs = ap_get_module_config(c->conn_config,
-                                            &mtls_authz_module);
-    if (!cs) {
-        cs = apr_pcalloc(c->pool, sizeof(*cs));
-        ap_set_module_config(c->conn_config, &mtls_authz_module, cs);
+    mtls_conn_state_t *cs = apr_pcalloc(c->pool, sizeof(*cs));
+    apr_allocator_t *a = NULL;
+
+    if (apr_allocator_create(&a) != APR_SUCCESS
+        || apr_pool_create_ex(&cs->pool, c->pool, NULL, a) != APR_SUCCESS) {
+        if (a) {
+            apr_allocator_destroy(a);
+        }
+        return NULL;
+    }
+    apr_allocator_owner_set(a, cs->pool);
+    apr_pool_tag(cs->pool, "mtls_connection");
+    if (apr_thread_mutex_create(&cs->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                cs->pool) != APR_SUCCESS) {
+        apr_pool_destroy(cs->pool);
+        return NULL;
+    }
+    ap_set_module_config(c->conn_config, &mtls_authz_module, cs);
+    return cs;
+}
+
+/* The state for @p r: the TLS connection's (shared by its streams), or
+ * for a stream whose connection has none, the stream's own; a private
+ * one in r->pool if even that cannot be made. */
+static mtls_conn_state_t *state_of(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    mtls_conn_state_t *cs = NULL;
+
+    if (c->master) {
+        cs = ap_get_module_config(c->master->conn_config, &mtls_authz_module);
+    }
+    if (!cs && !(cs = ap_get_module_config(c->conn_config,
+                                           &mtls_authz_module))
+        && !(cs = state_create(c))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MTLS1000: cannot make "
+                      "the connection's state: resolving per request");
+        cs = apr_pcalloc(r->pool, sizeof(*cs));
+        cs->pool = r->pool;
     }
     return cs;
 }
 
-static mtls_req_state_t *req_state(request_rec *r)
+static struct mtls_req_identity *req_identity(const request_rec *r,
+                                              int create)
 {
-    mtls_req_state_t *rs = ap_get_module_config(r->request_config,
-                                           &mtls_authz_module);
-    if (!rs) {
-        rs = apr_pcalloc(r->pool, sizeof(*rs));
-        ap_set_module_config(r->request_config, &mtls_authz_module, rs);
+    mtls_req_t *q = mtls_req(r, create);
+
+    if (q && !q->identity && create) {
+        q->identity = apr_pcalloc(r->pool, sizeof(*q->identity));
     }
-    return rs;
+    return q ? q->identity : NULL;
 }
 
-static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
-                              X509 *x509, const char *pem)
+/* Parse what mod_ssl gave into a peer in @p p (the connection state's
+ * pool, mutex held). */
+static mtls_peer_t *make_peer(request_rec *r, apr_pool_t *p,
+                              const char *verify, X509 *x509,
+                              const char *pem)
 {
-    mtls_peer_t *peer = apr_pcalloc(c->pool, sizeof(*peer));
+    mtls_peer_t *peer = apr_pcalloc(p, sizeof(*peer));
     const char *err = NULL;
     mtls_cert_t *cert = NULL;
 
-    peer->verify = apr_pstrdup(c->pool, verify ? verify : "NONE");
+    peer->verify = apr_pstrdup(p, verify ? verify : "NONE");
     if (!verify || !strcmp(verify, "NONE")) {
         peer->state = MTLS_PEER_NONE;
         return peer;
@@ -94,8 +140,8 @@ static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
             : "the certificate's issuer is not trusted (optional_no_ca)";
     }
     if (x509 || (pem && *pem)) {
-        apr_status_t rv = x509 ? mtls_cert_from_x509(c->pool, x509, &cert, &err)
-                               : mtls_cert_from_pem(c->pool, pem, &cert, &err);
+        apr_status_t rv = x509 ? mtls_cert_from_x509(p, x509, &cert, &err)
+                               : mtls_cert_from_pem(p, pem, &cert, &err);
         if (rv == APR_SUCCESS) {
             cert->verify = peer->verify;
             peer->cert = cert;
@@ -104,9 +150,12 @@ static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
                               "MTLS0301: client certificate %s: %s",
                               cert->subject, cert->problem);
             }
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                          "MTLS1001: client certificate parsed for the "
+                          "connection (at %s): %s", r->uri, cert->subject);
         }
         else {
-            peer->cert_error = apr_pstrdup(c->pool, err);
+            peer->cert_error = apr_pstrdup(p, err);
         }
     }
     else if (peer->state == MTLS_PEER_VERIFIED) {
@@ -125,26 +174,23 @@ static mtls_peer_t *make_peer(request_rec *r, conn_rec *c, const char *verify,
 }
 
 /* mod_ssl's optional pre_handshake hook, as mod_ssl_openssl.h declares
- * it (that header is not installed everywhere).  Knowing the SSL lets a
- * request tell "same certificate as before" by pointer instead of asking
- * mod_ssl to PEM-encode it every time. */
+ * it (that header is not installed everywhere).  It runs in the TLS
+ * connection's own thread before any stream exists: the place to make
+ * the state streams share.  Knowing the SSL also lets a request tell
+ * "same certificate as before" by pointer instead of asking mod_ssl to
+ * PEM-encode it every time. */
 typedef int ssl_HOOK_pre_handshake_t(conn_rec *c, SSL *ssl, int is_proxy);
 
 static int remember_ssl(conn_rec *c, SSL *ssl, int is_proxy)
 {
-    if (!is_proxy) {
-        conn_state(c)->ssl = ssl;
+    mtls_conn_state_t *cs;
+
+    if (!is_proxy && !c->master
+        && ((cs = ap_get_module_config(c->conn_config, &mtls_authz_module))
+            || (cs = state_create(c)))) {
+        cs->ssl = ssl;
     }
     return OK;
-}
-
-/* The SSL of @p c, or of the connection an HTTP/2 stream belongs to. */
-static SSL *conn_ssl(conn_rec *c)
-{
-    conn_rec *base = c->master ? c->master : c;
-    const mtls_conn_state_t *cs = ap_get_module_config(base->conn_config,
-                                                       &mtls_authz_module);
-    return cs ? cs->ssl : NULL;
 }
 
 static apr_status_t release_x509(void *data)
@@ -153,29 +199,27 @@ static apr_status_t release_x509(void *data)
     return APR_SUCCESS;
 }
 
-const mtls_peer_t *mtls_peer_get(request_rec *r)
+/* The connection's peer, the mutex held. */
+static const mtls_peer_t *peer_locked(request_rec *r, mtls_conn_state_t *cs)
 {
-    mtls_req_state_t *rs = req_state(r);
     conn_rec *c = r->connection;
-    mtls_conn_state_t *cs;
     const char *verify, *pem = NULL;
     X509 *x509 = NULL;
-    SSL *ssl = NULL;
 
-    if (rs->peer) {
-        return rs->peer;
+    /* HTTP/2 forbids renegotiation: a stream's peer is the connection's
+     * from the first stream on. */
+    if (cs->peer && c->master) {
+        return cs->peer;
     }
-    cs = conn_state(c);
     /* Fast path for keep-alive: mod_ssl's verdict (SSL_CLIENT_VERIFY) is
      * made by the handshake that brought the certificate; while the same
      * X509 object (we hold a reference, so its address is not reused)
      * with the same verify result is the peer, no handshake has changed
      * it and the verdict asked for before still stands. */
-    if (cs->peer && cs->x509 && (ssl = conn_ssl(c))
-        && SSL_get0_peer_certificate(ssl) == cs->x509
-        && SSL_get_verify_result(ssl) == cs->vresult) {
-        rs->peer = cs->peer;
-        return rs->peer;
+    if (cs->peer && cs->x509 && cs->ssl
+        && SSL_get0_peer_certificate(cs->ssl) == cs->x509
+        && SSL_get_verify_result(cs->ssl) == cs->vresult) {
+        return cs->peer;
     }
     if (!ap_ssl_conn_is_ssl(c)) {
         verify = "NONE";
@@ -184,8 +228,8 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
         verify = ap_ssl_var_lookup(r->pool, r->server, c, r,
                                    "SSL_CLIENT_VERIFY");
         if (verify && strcmp(verify, "NONE")) {
-            if ((ssl = conn_ssl(c))) {
-                x509 = SSL_get0_peer_certificate(ssl);
+            if (cs->ssl) {
+                x509 = SSL_get0_peer_certificate(cs->ssl);
             }
             else {
                 pem = ap_ssl_var_lookup(r->pool, r->server, c, r,
@@ -202,15 +246,16 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
      * X509 keeps its address from being reused by another certificate. */
     if (!cs->peer || strcmp(cs->verify, verify) || cs->x509 != x509
         || (pem ? !cs->pem || strcmp(cs->pem, pem) : cs->pem != NULL)) {
-        cs->peer = make_peer(r, c, verify, x509, pem);
+        int i;
+        cs->peer = make_peer(r, cs->pool, verify, x509, pem);
         cs->verify = cs->peer->verify;
-        cs->pem = pem ? apr_pstrdup(c->pool, pem) : NULL;
+        cs->pem = pem ? apr_pstrdup(cs->pool, pem) : NULL;
         if (cs->x509 != x509) {
             if (cs->x509) {
-                apr_pool_cleanup_run(c->pool, cs->x509, release_x509);
+                apr_pool_cleanup_run(cs->pool, cs->x509, release_x509);
             }
             if (x509 && X509_up_ref(x509)) {
-                apr_pool_cleanup_register(c->pool, x509, release_x509,
+                apr_pool_cleanup_register(cs->pool, x509, release_x509,
                                           apr_pool_cleanup_null);
             }
             else {
@@ -218,178 +263,235 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
             }
             cs->x509 = x509;
         }
-        cs->vresult = ssl ? SSL_get_verify_result(ssl) : 0;
-        cs->memo_used = 0;
+        cs->vresult = cs->ssl ? SSL_get_verify_result(cs->ssl) : 0;
+        for (i = 0; i < MTLS_MEMO_SLOTS; i++) {
+            cs->memo[i].outcome = NULL;
+        }
     }
-    rs->peer = cs->peer;
-    return rs->peer;
+    return cs->peer;
+}
+
+const mtls_peer_t *mtls_peer_get(request_rec *r)
+{
+    struct mtls_req_identity *ri = req_identity(r, 1);
+    mtls_conn_state_t *cs;
+
+    /* A certificate forwarded by a trusted proxy (per request, keyed by
+     * the certificate) would be taken here, before the connection's. */
+    if (!ri->peer) {
+        cs = state_of(r);
+        LOCK(cs);
+        ri->peer = peer_locked(r, cs);
+        UNLOCK(cs);
+    }
+    return ri->peer;
+}
+
+/* Put the current contents of @p w (if set) into @p slot. */
+static mtls_snapshot_t *acquire(mtls_watched_t *w, mtls_loaded_t *slot)
+{
+    mtls_snapshot_t *s;
+
+    if (!w) {
+        return NULL;
+    }
+    s = mtls_watched_acquire(w);
+    slot->data = mtls_snapshot_data(s);
+    slot->stamp = mtls_snapshot_stamp(s);
+    return s;
+}
+
+static void release(mtls_watched_t *w, mtls_snapshot_t *s)
+{
+    if (s) {
+        mtls_watched_release(w, s);
+    }
+}
+
+/* The memo entry for @p key valid at @p now, the mutex held. */
+static memo_t *memo_find_locked(mtls_conn_state_t *cs, const mtls_sources_t *key,
+                                apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < MTLS_MEMO_SLOTS; i++) {
+        memo_t *m = &cs->memo[i];
+        if (m->outcome && !memcmp(&m->key, key, sizeof(*key))
+            && now < m->outcome->expires) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* Where to keep a new outcome for @p key: its old (expired) entry, a
+ * free one, or an expired one; NULL when all hold current outcomes. */
+static memo_t *memo_slot_locked(mtls_conn_state_t *cs, const mtls_sources_t *key,
+                                apr_time_t now)
+{
+    memo_t *free_slot = NULL;
+    int i;
+
+    for (i = 0; i < MTLS_MEMO_SLOTS; i++) {
+        memo_t *m = &cs->memo[i];
+        if (m->outcome && !memcmp(&m->key, key, sizeof(*key))) {
+            return m;
+        }
+        if (!free_slot && (!m->outcome || now >= m->outcome->expires)) {
+            free_slot = m;
+        }
+    }
+    return free_slot;
+}
+
+/* The outcome for a verified certificate under @p dc: from the memo, or
+ * resolved now (and kept when it may be).  @p how says which, for the
+ * log. */
+static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
+                                         const mtls_dir_conf_t *dc,
+                                         const mtls_cert_t *cert,
+                                         const char **how)
+{
+    apr_time_t now = r->request_time;
+    const mtls_outcome_t *o = NULL;
+    mtls_outcome_t *fresh;
+    mtls_snapshot_t *deny, *map, *group;
+    apr_array_header_t *trace = NULL;
+    mtls_sources_t src;
+    memo_t *m;
+    int i;
+
+    memset(&src, 0, sizeof(src));
+    deny = acquire(dc->deny_list, &src.deny_list);
+    map = acquire(dc->map_file, &src.map_file);
+    group = acquire(dc->group_file, &src.group_file);
+    src.user_rules = dc->user_rules;
+    src.group_rules = dc->group_rules;
+
+    LOCK(cs);
+    if ((m = memo_find_locked(cs, &src, now))) {
+        o = m->outcome;
+    }
+    UNLOCK(cs);
+    if (o) {
+        *how = "remembered for the connection";
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1005: identity "
+                      "for %s from the connection's memo", r->uri);
+        goto leave;
+    }
+
+    if (APLOGrtrace2(r)) {
+        trace = apr_array_make(r->pool, 8, sizeof(const char *));
+    }
+    fresh = mtls_resolve(r->pool, cert, &src, now, trace);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1002: identity "
+                  "resolved for %s", r->uri);
+    for (i = 0; trace && i < trace->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "MTLS1003: step %d: "
+                      "%s", i + 1, APR_ARRAY_IDX(trace, i, const char *));
+    }
+    *how = "resolved";
+    if (mtls_outcome_keepable(fresh, now)) {
+        LOCK(cs);
+        if (cs->kept < MTLS_MEMO_MAX_KEPT && cs->mutex
+            && (m = memo_slot_locked(cs, &src, now))) {
+            m->key = src;
+            m->outcome = o = mtls_outcome_copy(cs->pool, fresh);
+            cs->kept++;
+        }
+        UNLOCK(cs);
+    }
+    if (!o) {
+        /* Not kept: it may point into the snapshots released below. */
+        o = mtls_outcome_copy(r->pool, fresh);
+    }
+leave:
+    release(dc->deny_list, deny);
+    release(dc->map_file, map);
+    release(dc->group_file, group);
+    return o;
+}
+
+static void log_identity(request_rec *r, const mtls_identity_t *id,
+                         const char *how)
+{
+    const mtls_outcome_t *o = id->outcome;
+
+    if (o->user && !id->unusable) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MTLS1010: identity "
+                      "for %s: user %s from %s (%s), groups %s; %s", r->uri,
+                      o->user, o->source, o->strong ? "strong" : "weak",
+                      o->groups_text ? o->groups_text : "-", how);
+    }
+    else {
+        const char *why = id->unusable ? mtls_reason_name(id->unusable)
+                                       : mtls_reason_name(o->reason);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MTLS1011: no identity "
+                      "for %s: %s%s%s; %s", r->uri, why,
+                      id->peer->verify_detail ? ": " : "",
+                      id->peer->verify_detail ? id->peer->verify_detail : "",
+                      how);
+    }
+}
+
+const mtls_identity_t *mtls_identity_get(request_rec *r)
+{
+    struct mtls_req_identity *ri = req_identity(r, 1);
+    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
+    const mtls_peer_t *peer;
+    mtls_identity_t *id;
+    const char *how;
+
+    if (ri->id && ri->dir_conf == dc) {
+        return ri->id;
+    }
+    peer = mtls_peer_get(r);
+    id = apr_pcalloc(r->pool, sizeof(*id));
+    id->peer = peer;
+    if (peer->state != MTLS_PEER_VERIFIED) {
+        id->unusable = peer->state == MTLS_PEER_NONE ? MTLS_R_NO_CERTIFICATE
+                                                     : MTLS_R_NOT_VERIFIED;
+        id->outcome = mtls_outcome_make(r->pool, MTLS_OUTCOME_NONE,
+                                        id->unusable);
+        how = "no verified certificate";
+    }
+    else {
+        id->outcome = outcome_for(r, state_of(r), dc, peer->cert, &how);
+        switch (id->outcome->reason) {
+        case MTLS_R_DENYLISTED:
+        case MTLS_R_REVOKED:
+        case MTLS_R_DIRECTORY_UNAVAILABLE:
+            id->unusable = id->outcome->reason;
+            break;
+        default:
+            break;
+        }
+    }
+    if (APLOGrdebug(r)) {
+        log_identity(r, id, how);
+    }
+    ri->id = id;
+    ri->dir_conf = dc;
+    return id;
+}
+
+const mtls_identity_t *mtls_identity_peek(const request_rec *r)
+{
+    const struct mtls_req_identity *ri = req_identity(r, 0);
+
+    return ri ? ri->id : NULL;
+}
+
+void mtls_identity_facts(const request_rec *r, const mtls_identity_t *id,
+                         mtls_facts_t *facts)
+{
+    facts->cert = id->peer->cert;
+    facts->outcome = id->unusable ? NULL : id->outcome;
+    facts->now = r->request_time;
 }
 
 void mtls_identity_register_hooks(apr_pool_t *p)
 {
     APR_OPTIONAL_HOOK(ssl, pre_handshake, remember_ssl, NULL, NULL,
                       APR_HOOK_MIDDLE);
-}
-
-/* Add @p g to @p groups unless it is there already (order kept). */
-static void add_group(apr_array_header_t *groups, const char *g)
-{
-    int i;
-
-    for (i = 0; i < groups->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(groups, i, const char *), g)) {
-            return;
-        }
-    }
-    APR_ARRAY_PUSH(groups, const char *) = g;
-}
-
-static void add_groups(apr_pool_t *p, apr_array_header_t *groups,
-                       const apr_array_header_t *more)
-{
-    int i;
-
-    for (i = 0; more && i < more->nelts; i++) {
-        add_group(groups, apr_pstrdup(p, APR_ARRAY_IDX(more, i,
-                                                       const char *)));
-    }
-}
-
-/* The pipeline.  Everything kept is copied into @p p: snapshots of the
- * files are released before returning. */
-static void resolve(request_rec *r, const mtls_dir_conf_t *dc,
-                    const mtls_cert_t *cert, apr_pool_t *p,
-                    mtls_identity_t *id)
-{
-    apr_pool_t *tmp = r->pool;
-    mtls_snapshot_t *snap;
-    int i;
-
-    if (dc->deny_list) {
-        snap = mtls_watched_acquire(dc->deny_list);
-        id->denylisted = mtls_map_lookup(tmp, mtls_snapshot_data(snap),
-                                         cert) != NULL;
-        mtls_watched_release(dc->deny_list, snap);
-        if (id->denylisted) {
-            return;
-        }
-    }
-    if (dc->map_file) {
-        const mtls_map_entry_t *e;
-        snap = mtls_watched_acquire(dc->map_file);
-        e = mtls_map_lookup(tmp, mtls_snapshot_data(snap), cert);
-        if (e) {
-            id->user = apr_pstrdup(p, e->user);
-            id->source = "map";
-            id->strong = e->kind != MTLS_KEY_SUBJECT;
-            add_groups(p, id->groups, e->groups);
-        }
-        mtls_watched_release(dc->map_file, snap);
-    }
-    for (i = 0; !id->user && dc->user_rules && i < dc->user_rules->nelts;
-         i++) {
-        const mtls_rule_t *rule = APR_ARRAY_IDX(dc->user_rules, i,
-                                                const mtls_rule_t *);
-        const char *u = mtls_rule_user(tmp, rule, cert, r->request_time);
-        if (u) {
-            id->user = apr_pstrdup(p, u);
-            id->source = apr_psprintf(p, "rule:%d", i + 1);
-            id->strong = mtls_field_is_strong(mtls_rule_field(rule));
-        }
-    }
-    /* The directory source (SPEC §4) slots in here, after the rules. */
-
-    if (id->user && dc->group_file) {
-        snap = mtls_watched_acquire(dc->group_file);
-        add_groups(p, id->groups,
-                   mtls_groupfile_lookup(mtls_snapshot_data(snap), id->user));
-        mtls_watched_release(dc->group_file, snap);
-    }
-    for (i = 0; dc->group_rules && i < dc->group_rules->nelts; i++) {
-        apr_array_header_t *found = apr_array_make(tmp, 2,
-                                                   sizeof(const char *));
-        mtls_rule_groups(tmp, APR_ARRAY_IDX(dc->group_rules, i,
-                                            const mtls_rule_t *),
-                         cert, r->request_time, found);
-        add_groups(p, id->groups, found);
-    }
-}
-
-static void memo_key(request_rec *r, const mtls_dir_conf_t *dc,
-                     memo_key_t *k)
-{
-    memset(k, 0, sizeof(*k));
-    k->user_rules = dc->user_rules;
-    k->group_rules = dc->group_rules;
-    k->map = dc->map_file;
-    k->group = dc->group_file;
-    k->deny = dc->deny_list;
-    if (dc->map_file) {
-        k->map_gen = mtls_watched_generation(dc->map_file);
-    }
-    if (dc->group_file) {
-        k->group_gen = mtls_watched_generation(dc->group_file);
-    }
-    if (dc->deny_list) {
-        k->deny_gen = mtls_watched_generation(dc->deny_list);
-    }
-}
-
-const mtls_identity_t *mtls_identity_get(request_rec *r)
-{
-    mtls_req_state_t *rs = req_state(r);
-    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
-    const mtls_peer_t *peer;
-    mtls_conn_state_t *cs;
-    mtls_identity_t *id;
-    memo_key_t key;
-    apr_pool_t *p;
-    int i;
-
-    if (rs->id && rs->dir_conf == dc) {
-        return rs->id;
-    }
-    peer = mtls_peer_get(r);
-    cs = conn_state(r->connection);
-    if (peer->state != MTLS_PEER_VERIFIED) {
-        id = apr_pcalloc(r->pool, sizeof(*id));
-        id->pool = r->pool;
-        id->peer = peer;
-        id->groups = apr_array_make(r->pool, 1, sizeof(const char *));
-        goto leave;
-    }
-    memo_key(r, dc, &key);
-    for (i = 0; i < cs->memo_used; i++) {
-        if (!memcmp(&cs->memo[i].key, &key, sizeof(key))) {
-            id = cs->memo[i].id;
-            goto leave;
-        }
-    }
-    /* Keep the answer for the connection only while there is room, so a
-     * long keep-alive connection never grows per request. */
-    p = cs->memo_used < MTLS_MEMO_SLOTS ? r->connection->pool : r->pool;
-    id = apr_pcalloc(p, sizeof(*id));
-    id->pool = p;
-    id->peer = peer;
-    id->groups = apr_array_make(p, 2, sizeof(const char *));
-    resolve(r, dc, peer->cert, p, id);
-    if (id->groups->nelts) {
-        id->groups_text = mtls_list_join(p, id->groups);
-    }
-    if (p != r->pool) {
-        cs->memo[cs->memo_used].key = key;
-        cs->memo[cs->memo_used].id = id;
-        cs->memo_used++;
-    }
-leave:
-    rs->id = id;
-    rs->dir_conf = dc;
-    return id;
-}
-
-const mtls_identity_t *mtls_identity_peek(const request_rec *r)
-{
-    const mtls_req_state_t *rs = ap_get_module_config(r->request_config,
-                                                 &mtls_authz_module);
-    return rs ? rs->id : NULL;
 }

@@ -1,13 +1,15 @@
-/* The pipeline that turns the client certificate of a request into an
- * identity: what mod_ssl says of the peer, then deny list -> map file ->
- * MTLSUserFrom rules (-> directory, later), plus groups from every group
- * source.  Certificates are parsed once per connection; identities are
- * remembered per connection and configuration. */
+/* The httpd glue around resolution: what mod_ssl says of the peer (the
+ * certificate facts, parsed once per TLS connection and shared by the
+ * HTTP/2 streams on it), the sources in force for the request, and the
+ * per-connection memo of outcomes.  The decisions themselves are made by
+ * the pure resolver (mtls_resolve.h). */
 #ifndef MTLS_IDENTITY_H
 #define MTLS_IDENTITY_H
 
 #include "httpd.h"
 #include "mtls_cert.h"
+#include "mtls_outcome.h"
+#include "mtls_field.h"
 
 typedef enum {
     MTLS_PEER_NONE = 0,       /* no certificate, or not over TLS */
@@ -15,7 +17,9 @@ typedef enum {
     MTLS_PEER_VERIFIED        /* SSL_CLIENT_VERIFY == SUCCESS */
 } mtls_peer_state_e;
 
-/* What mod_ssl tells about the peer of this connection. */
+/* What is known of the peer's certificate.  Published once and never
+ * changed afterwards: concurrent HTTP/2 streams read it without a lock.
+ * A renegotiated certificate (HTTP/1.1) gives a new one. */
 typedef struct {
     mtls_peer_state_e state;
     const char *verify;          /* SSL_CLIENT_VERIFY as mod_ssl gives it */
@@ -24,34 +28,46 @@ typedef struct {
     const char *cert_error;      /* why a presented certificate has no facts */
 } mtls_peer_t;
 
+/* A request's identity: the peer and the outcome of resolving it under
+ * the request's configuration.  Both are immutable (and may be shared
+ * with other requests of the connection). */
 typedef struct {
     const mtls_peer_t *peer;
-    int denylisted;
-    const char *user;            /* NULL: unmapped */
-    apr_array_header_t *groups;  /* ordered, no duplicates */
-    const char *groups_text;     /* groups joined for variables, or NULL */
-    int strong;
-    const char *source;          /* "map", "rule:N", "ldap" or NULL */
-    const char *ldap_dn;
-    apr_pool_t *pool;            /* where this identity lives */
-    const void *vars;            /* mtls_vars' prepared variables */
+    const mtls_outcome_t *outcome;   /* never NULL */
+    mtls_reason_e unusable;          /* why the certificate cannot be used
+                                        at all (no-certificate,
+                                        not-verified, denylisted, ...), or
+                                        MTLS_R_NONE */
 } mtls_identity_t;
 
-/** The peer of @p r's connection (never NULL). */
+/**
+ * The peer of @p r (never NULL).  The one place certificate facts come
+ * from: today mod_ssl's client certificate of the connection; a
+ * certificate forwarded by a trusted proxy (per request) plugs in here.
+ */
 const mtls_peer_t *mtls_peer_get(request_rec *r);
 
 /**
  * The identity for @p r under its per-directory configuration (never
- * NULL; check peer->state, denylisted and user).  Computed at most once
- * per request, and reused across the requests of a connection while the
- * certificate, the configuration and the files are unchanged.
+ * NULL).  Computed at most once per request and configuration, and
+ * remembered per connection for as long as its outcome allows (never a
+ * "could not answer"), keyed by the sources in force.
  */
 const mtls_identity_t *mtls_identity_get(request_rec *r);
 
-/** Learn each TLS connection's SSL from mod_ssl (when it offers it). */
-void mtls_identity_register_hooks(apr_pool_t *p);
-
 /** The identity if this request already resolved one, else NULL. */
 const mtls_identity_t *mtls_identity_peek(const request_rec *r);
+
+/**
+ * What values of @p id are looked up in (mtls_value_list/_text): the
+ * certificate, the outcome only when the certificate is usable, and the
+ * request's time.
+ */
+void mtls_identity_facts(const request_rec *r, const mtls_identity_t *id,
+                         mtls_facts_t *facts);
+
+/** Learn each TLS connection's SSL from mod_ssl, and keep the
+ *  connection's shared state on the connection the streams belong to. */
+void mtls_identity_register_hooks(apr_pool_t *p);
 
 #endif /* MTLS_IDENTITY_H */

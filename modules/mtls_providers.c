@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "apr_lib.h"
 #include "ap_provider.h"
 #include "http_core.h"
 #include "http_request.h"
@@ -18,6 +19,7 @@
 #include "mtls_config.h"
 #include "mtls_dn.h"
 #include "mtls_match.h"
+#include "mtls_vars.h"
 
 typedef struct require_args_t require_args_t;
 
@@ -29,6 +31,10 @@ typedef mtls_reason_e (*require_test_fn)(request_rec *r,
 
 /* Parsed arguments of one Require line. */
 struct require_args_t {
+    const char *provider;           /* "mtls-user", ... */
+    int negated;                    /* Require not / inside <RequireNone> */
+    mtls_reason_e mismatch;         /* the refusal when a negated line's
+                                       test matches */
     require_test_fn test;           /* NULL: mtls-verified */
     apr_array_header_t *words;      /* mtls-user, mtls-group */
     const char *dn_canon;           /* mtls-subject, mtls-issuer */
@@ -49,10 +55,12 @@ typedef struct {
 static mtls_reason_e mapped(request_rec *r, const mtls_identity_t *id,
                             int need_user)
 {
-    if (need_user ? !id->user : (!id->user && !id->groups->nelts)) {
+    const mtls_outcome_t *o = id->outcome;
+
+    if (need_user ? !o->user : (!o->user && !o->groups->nelts)) {
         return MTLS_R_UNMAPPED;
     }
-    if (!id->strong && mtls_conf_require_strong(mtls_dir_conf(r))) {
+    if (!o->strong && mtls_conf_require_strong(mtls_dir_conf(r))) {
         return MTLS_R_WEAK_MAPPING;
     }
     return MTLS_R_NONE;
@@ -75,7 +83,7 @@ static mtls_reason_e test_user(request_rec *r, const mtls_identity_t *id,
 {
     mtls_reason_e why = mapped(r, id, 1);
 
-    if (!why && !in_list(a->words, id->user)) {
+    if (!why && !in_list(a->words, id->outcome->user)) {
         why = MTLS_R_USER_MISMATCH;
     }
     return why;
@@ -90,8 +98,9 @@ static mtls_reason_e test_group(request_rec *r, const mtls_identity_t *id,
     if (why) {
         return why;
     }
-    for (i = 0; i < id->groups->nelts; i++) {
-        if (in_list(a->words, APR_ARRAY_IDX(id->groups, i, const char *))) {
+    for (i = 0; i < id->outcome->groups->nelts; i++) {
+        if (in_list(a->words, APR_ARRAY_IDX(id->outcome->groups, i,
+                                            const char *))) {
             return MTLS_R_NONE;
         }
     }
@@ -154,18 +163,64 @@ static mtls_reason_e test_fingerprint(request_rec *r,
 }
 
 /* Every provider: the certificate must be there, verified and not
- * deny-listed; then the provider's own test. */
+ * deny-listed; then the provider's own test.  The decision record says
+ * what came of it. */
 static authz_status check(request_rec *r, const char *line,
                           const void *parsed)
 {
     const require_args_t *a = parsed;
     const mtls_identity_t *id = mtls_identity_get(r);
-    mtls_reason_e why = mtls_peer_reason(id);
+    mtls_reason_e why = id->unusable;
+    authz_status st;
 
-    if (!why && a && a->test) {
+    if (!why && a->test) {
         why = a->test(r, id, a);
     }
-    return why ? mtls_decision_deny(r, why, id) : AUTHZ_GRANTED;
+    st = mtls_decision_provider(r, a->provider, a->negated, why, a->mismatch,
+                                id);
+    if (st == AUTHZ_DENIED && !a->negated) {
+        /* Fixups never run for a refused request: export what we know
+         * now so access logs and ErrorDocument scripts see it. */
+        mtls_vars_export(r, id);
+    }
+    return st;
+}
+
+/* Whether the Require line being parsed is negated: "Require not ..."
+ * or inside <RequireNone>, counted up through the enclosing <Require*>
+ * sections (an even number of negations is positive). */
+static int negated_line(const cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive;
+    int neg = 0;
+
+    if (!d) {
+        return 0;
+    }
+    if (d->args && !strncasecmp(d->args, "not", 3)
+        && apr_isspace(d->args[3])) {
+        neg = 1;
+    }
+    for (d = d->parent; d && !strncasecmp(d->directive, "<Require", 8);
+         d = d->parent) {
+        if (!strcasecmp(d->directive, "<RequireNone")) {
+            neg = !neg;
+        }
+    }
+    return neg;
+}
+
+/* The record every parse_* fills in. */
+static require_args_t *new_args(cmd_parms *cmd, const char *provider,
+                                require_test_fn test, mtls_reason_e mismatch)
+{
+    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+
+    a->provider = provider;
+    a->test = test;
+    a->mismatch = mismatch;
+    a->negated = negated_line(cmd);
+    return a;
 }
 
 static apr_array_header_t *split_words(cmd_parms *cmd, const char *line)
@@ -187,16 +242,16 @@ static const char *parse_none(cmd_parms *cmd, const char *line,
     if (line && *line) {
         return "'Require mtls-verified' does not take arguments";
     }
+    *parsed = new_args(cmd, "mtls-verified", NULL, MTLS_R_NOT_VERIFIED);
     return NULL;
 }
 
 static const char *parse_names(cmd_parms *cmd, const char *line,
                                const void **parsed, const char *which,
-                               require_test_fn test)
+                               require_test_fn test, mtls_reason_e mismatch)
 {
-    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    require_args_t *a = new_args(cmd, which, test, mismatch);
 
-    a->test = test;
     a->words = split_words(cmd, line);
     if (!a->words->nelts) {
         return apr_psprintf(cmd->pool, "'Require %s' needs at least one "
@@ -208,9 +263,9 @@ static const char *parse_names(cmd_parms *cmd, const char *line,
 
 static const char *parse_dn(cmd_parms *cmd, const char *line,
                             const void **parsed, const char *which,
-                            require_test_fn test)
+                            require_test_fn test, mtls_reason_e mismatch)
 {
-    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    require_args_t *a = new_args(cmd, which, test, mismatch);
     const char *dn, *err;
 
     if (!line || !*line) {
@@ -221,7 +276,6 @@ static const char *parse_dn(cmd_parms *cmd, const char *line,
         return apr_psprintf(cmd->pool, "'Require %s' takes one DN; quote it "
                             "if it holds spaces", which);
     }
-    a->test = test;
     if ((err = mtls_dn_canon(cmd->pool, dn, &a->dn_canon))) {
         return apr_psprintf(cmd->pool, "'Require %s': %s", which, err);
     }
@@ -232,7 +286,8 @@ static const char *parse_dn(cmd_parms *cmd, const char *line,
 static const char *parse_san(cmd_parms *cmd, const char *line,
                              const void **parsed)
 {
-    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    require_args_t *a = new_args(cmd, "mtls-san", test_san,
+                                 MTLS_R_SAN_MISMATCH);
     apr_array_header_t *words = split_words(cmd, line);
     int i;
 
@@ -240,7 +295,6 @@ static const char *parse_san(cmd_parms *cmd, const char *line,
         return "'Require mtls-san' needs TYPE:PATTERN (e.g. "
                "uri:spiffe://example.org/ns/prod/*)";
     }
-    a->test = test_san;
     a->sans = apr_array_make(cmd->pool, words->nelts, sizeof(san_pattern_t));
     for (i = 0; i < words->nelts; i++) {
         const char *w = APR_ARRAY_IDX(words, i, const char *);
@@ -268,14 +322,14 @@ static const char *parse_san(cmd_parms *cmd, const char *line,
 static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
                                       const void **parsed)
 {
-    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    require_args_t *a = new_args(cmd, "mtls-fingerprint", test_fingerprint,
+                                 MTLS_R_FINGERPRINT_MISMATCH);
     apr_array_header_t *words = split_words(cmd, line);
     int i;
 
     if (!words->nelts) {
         return "'Require mtls-fingerprint' needs sha256:HEX or spki:HEX";
     }
-    a->test = test_fingerprint;
     a->sha256s = apr_hash_make(cmd->pool);
     a->spkis = apr_hash_make(cmd->pool);
     for (i = 0; i < words->nelts; i++) {
@@ -298,25 +352,29 @@ static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
 static const char *parse_user_names(cmd_parms *cmd, const char *line,
                                     const void **parsed)
 {
-    return parse_names(cmd, line, parsed, "mtls-user", test_user);
+    return parse_names(cmd, line, parsed, "mtls-user", test_user,
+                       MTLS_R_USER_MISMATCH);
 }
 
 static const char *parse_group_names(cmd_parms *cmd, const char *line,
                                      const void **parsed)
 {
-    return parse_names(cmd, line, parsed, "mtls-group", test_group);
+    return parse_names(cmd, line, parsed, "mtls-group", test_group,
+                       MTLS_R_GROUP_MISMATCH);
 }
 
 static const char *parse_subject_dn(cmd_parms *cmd, const char *line,
                                     const void **parsed)
 {
-    return parse_dn(cmd, line, parsed, "mtls-subject", test_subject);
+    return parse_dn(cmd, line, parsed, "mtls-subject", test_subject,
+                    MTLS_R_SUBJECT_MISMATCH);
 }
 
 static const char *parse_issuer_dn(cmd_parms *cmd, const char *line,
                                    const void **parsed)
 {
-    return parse_dn(cmd, line, parsed, "mtls-issuer", test_issuer);
+    return parse_dn(cmd, line, parsed, "mtls-issuer", test_issuer,
+                    MTLS_R_ISSUER_MISMATCH);
 }
 
 /* AuthType mtls: the mapped user becomes r->user. */
@@ -330,11 +388,12 @@ static int authenticate(request_rec *r)
         return DECLINED;
     }
     id = mtls_identity_get(r);
-    if (!(why = mtls_peer_reason(id)) && !(why = mapped(r, id, 1))) {
-        r->user = (char *)id->user;
+    if (!(why = id->unusable) && !(why = mapped(r, id, 1))) {
+        r->user = (char *)id->outcome->user;
         r->ap_auth_type = "mtls";
         return OK;
     }
+    mtls_vars_export(r, id);
     return mtls_decision_refuse(r, why, id);
 }
 

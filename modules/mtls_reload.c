@@ -9,7 +9,6 @@
 
 #include "apr_strings.h"
 #include "apr_file_io.h"
-#include "apr_atomic.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_cond.h"
 #include "apr_thread_proc.h"
@@ -29,6 +28,7 @@
 struct mtls_snapshot_t {
     apr_pool_t *pool;          /* owns data; NULL for the start-up one */
     const void *data;
+    apr_uint64_t stamp;        /* index of the file << 32 | generation */
     apr_uint32_t refs;         /* guarded by the watched mutex */
 };
 
@@ -37,7 +37,8 @@ struct mtls_watched_t {
     mtls_file_kind_e kind;
     apr_thread_mutex_t *mutex;
     mtls_snapshot_t *current;          /* guarded by mutex */
-    volatile apr_uint32_t generation;
+    apr_uint32_t generation;           /* guarded by mutex */
+    apr_uint32_t index;                /* distinct per file of a registry */
     /* What the file looked like when last read, good or bad. */
     apr_time_t mtime;
     apr_off_t size;
@@ -141,6 +142,8 @@ const char *mtls_watched_open(cmd_parms *cmd, const char *path,
     w->current->data = data;
     w->current->refs = 1;     /* the configuration's own reference */
     w->generation = 1;
+    w->index = apr_hash_count(registry) + 1;
+    w->current->stamp = ((apr_uint64_t)w->index << 32) | 1;
     w->mtime = fi.mtime;
     w->size = fi.size;
     w->inode = fi.inode;
@@ -153,21 +156,32 @@ const char *mtls_watched_open(cmd_parms *cmd, const char *path,
     return NULL;
 }
 
-static void unref_locked(mtls_snapshot_t *s)
+/* Destroy what no reader holds any more, outside every lock: freeing a
+ * large parsed file takes time nobody should wait for. */
+static void drop(mtls_snapshot_t *s)
 {
-    if (--s->refs == 0 && s->pool) {
+    if (s && s->pool) {
         apr_pool_destroy(s->pool);
     }
 }
 
-/* Called with the mutex held, when the interval has passed. */
-static void check_locked(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
+/* Release one reference, the mutex held; returns the snapshot when it
+ * must now be destroyed (by drop(), after unlocking). */
+static mtls_snapshot_t *unref_locked(mtls_snapshot_t *s)
+{
+    return --s->refs == 0 && s->pool ? s : NULL;
+}
+
+/* When the interval has passed: stat, read and parse without any lock
+ * (only this thread touches the stat fields), then swap the snapshot
+ * under the mutex, so requests never wait for a parse. */
+static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
 {
     apr_finfo_t fi;
     apr_pool_t *pool;
     const void *data;
     const char *err;
-    mtls_snapshot_t *old;
+    mtls_snapshot_t *fresh, *old;
 
     if (apr_stat(&fi, w->path, APR_FINFO_MTIME | APR_FINFO_SIZE
                  | APR_FINFO_INODE, tmp) != APR_SUCCESS) {
@@ -188,6 +202,8 @@ static void check_locked(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
         return;
     }
     apr_pool_tag(pool, "mtls_watched_file");
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, srv,
+                 "MTLS1101: %s changed: parsing it (no lock held)", w->path);
     err = load(pool, w->path, w->kind, &fi, &data);
     w->mtime = fi.mtime;
     w->size = fi.size;
@@ -199,20 +215,50 @@ static void check_locked(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
         apr_pool_destroy(pool);
         return;
     }
+    fresh = apr_pcalloc(pool, sizeof(*fresh));
+    fresh->pool = pool;
+    fresh->data = data;
+    fresh->refs = 1;
+    apr_thread_mutex_lock(w->mutex);
     old = w->current;
-    w->current = apr_pcalloc(pool, sizeof(*w->current));
-    w->current->pool = pool;
-    w->current->data = data;
-    w->current->refs = 1;
-    apr_atomic_inc32(&w->generation);
-    unref_locked(old);
+    w->current = fresh;
+    fresh->stamp = ((apr_uint64_t)w->index << 32) | ++w->generation;
+    old = unref_locked(old);
+    apr_thread_mutex_unlock(w->mutex);
+    drop(old);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, srv,
                  "MTLS0203: %s reloaded", w->path);
 }
 
-apr_uint32_t mtls_watched_generation(const mtls_watched_t *w)
+/* MTLSUserMapFile, MTLSGroupFile and MTLSDenyList; cmd->info says which.
+ * "none" switches off a file set in an enclosing scope. */
+const char *mtls_cmd_file(cmd_parms *cmd, void *dcv, const char *path)
 {
-    return apr_atomic_read32((volatile apr_uint32_t *)&w->generation);
+    mtls_dir_conf_t *dc = dcv;
+    mtls_file_kind_e kind = (mtls_file_kind_e)(long)cmd->info;
+    mtls_watched_t *w = NULL;
+    const char *err;
+
+    if (strcasecmp(path, "none")) {
+        if ((err = mtls_watched_open(cmd, path, kind, &w))) {
+            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+        }
+    }
+    switch (kind) {
+    case MTLS_FILE_MAP:
+        dc->map_file = w;
+        dc->files_set |= MTLS_SET_MAP;
+        break;
+    case MTLS_FILE_GROUP:
+        dc->group_file = w;
+        dc->files_set |= MTLS_SET_GROUP;
+        break;
+    case MTLS_FILE_DENY:
+        dc->deny_list = w;
+        dc->files_set |= MTLS_SET_DENY;
+        break;
+    }
+    return NULL;
 }
 
 /* The per-child watcher thread. */
@@ -230,11 +276,7 @@ static void check_all(watcher_t *wt, apr_pool_t *tmp)
     apr_hash_index_t *hi;
 
     for (hi = apr_hash_first(tmp, wt->registry); hi; hi = apr_hash_next(hi)) {
-        mtls_watched_t *w = apr_hash_this_val(hi);
-        if (apr_thread_mutex_lock(w->mutex) == APR_SUCCESS) {
-            check_locked(wt->s, tmp, w);
-            apr_thread_mutex_unlock(w->mutex);
-        }
+        check(wt->s, tmp, apr_hash_this_val(hi));
     }
     apr_pool_clear(tmp);
 }
@@ -319,11 +361,17 @@ mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w)
 void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s)
 {
     apr_thread_mutex_lock(w->mutex);
-    unref_locked(s);
+    s = unref_locked(s);
     apr_thread_mutex_unlock(w->mutex);
+    drop(s);
 }
 
 const void *mtls_snapshot_data(const mtls_snapshot_t *s)
 {
     return s->data;
+}
+
+apr_uint64_t mtls_snapshot_stamp(const mtls_snapshot_t *s)
+{
+    return s->stamp;
 }

@@ -1,11 +1,13 @@
 /* Files that are read at start-up and re-read when they change: the map
  * file, the group file and the deny list.  One watched object per path and
- * kind, shared by every scope that names it. */
+ * kind, shared by every scope that names it.  Depends on mtls_config
+ * (never the other way round). */
 #ifndef MTLS_RELOAD_H
 #define MTLS_RELOAD_H
 
 #include "httpd.h"
 #include "http_config.h"
+#include "mtls_config.h"
 
 typedef enum {
     MTLS_FILE_MAP,
@@ -13,7 +15,6 @@ typedef enum {
     MTLS_FILE_DENY
 } mtls_file_kind_e;
 
-typedef struct mtls_watched_t mtls_watched_t;
 typedef struct mtls_snapshot_t mtls_snapshot_t;
 
 /**
@@ -23,12 +24,6 @@ typedef struct mtls_snapshot_t mtls_snapshot_t;
  */
 const char *mtls_watched_open(cmd_parms *cmd, const char *path,
                               mtls_file_kind_e kind, mtls_watched_t **out);
-
-/**
- * The file's generation: a number that changes with every successful
- * reload, so answers derived from the old contents can be recognised.
- */
-apr_uint32_t mtls_watched_generation(const mtls_watched_t *w);
 
 /** Start a watcher thread in each child that re-reads changed files
  *  every MTLSReloadInterval. */
@@ -42,5 +37,13 @@ void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s);
 
 /** The parsed contents (an mtls_map_t or mtls_groupfile_t). */
 const void *mtls_snapshot_data(const mtls_snapshot_t *s);
+
+/** A number for these contents that no other snapshot of this process's
+ *  configuration ever has (file index << 32 | generation). */
+apr_uint64_t mtls_snapshot_stamp(const mtls_snapshot_t *s);
+
+/** MTLSUserMapFile / MTLSGroupFile / MTLSDenyList PATH|none (cmd->info
+ *  is the mtls_file_kind_e): opens the watched file into the scope. */
+const char *mtls_cmd_file(cmd_parms *cmd, void *dc, const char *path);
 
 #endif /* MTLS_RELOAD_H */

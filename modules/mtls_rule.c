@@ -87,6 +87,10 @@ const char *mtls_rule_compile(apr_pool_t *p, const char *field,
     if ((err = mtls_field_parse(p, field, &rule->field))) {
         return err;
     }
+    if (mtls_field_is_identity(rule->field)) {
+        return apr_psprintf(p, "'%s' is what rules make, not a certificate "
+                            "field they can read", field);
+    }
     if (!regex != !tmpl) {
         return "a rule takes FIELD alone, or FIELD REGEX TEMPLATE";
     }

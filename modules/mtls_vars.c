@@ -1,4 +1,5 @@
-/* MTLS_* environment and ap_expr variables. */
+/* MTLS_* environment and ap_expr variables: names for fields of the one
+ * vocabulary, looked up with mtls_value_text(). */
 #include "mtls_private.h"
 #include <string.h>
 
@@ -14,15 +15,25 @@
 #include "mtls_decision.h"
 #include "mtls_field.h"
 
-typedef enum {
-    V_USER, V_GROUPS, V_GROUPS_N, V_STRENGTH, V_SOURCE, V_SUBJECT, V_ISSUER,
-    V_SERIAL, V_SHA256, V_LDAP_DN, V_DAYS_LEFT, V_DENY_REASON, V_COUNT
-} var_e;
+/* Variables that are a field's value: the fields, spelt out (these names
+ * need no parsing).  Designated so the order below is the var_e order. */
+#define FIELD(k, n) { .kind = (k), .name = (n) }
+static const mtls_field_t var_fields[] = {
+    FIELD(MTLS_F_USER, "user"), FIELD(MTLS_F_GROUPS, "groups"),
+    FIELD(MTLS_F_STRENGTH, "strength"), FIELD(MTLS_F_SOURCE, "source"),
+    FIELD(MTLS_F_SUBJECT, "subject"), FIELD(MTLS_F_ISSUER, "issuer"),
+    FIELD(MTLS_F_SERIAL, "serial"), FIELD(MTLS_F_SHA256, "sha256"),
+    FIELD(MTLS_F_LDAP_DN, "ldap-dn"), FIELD(MTLS_F_DAYS_LEFT, "days-left"),
+};
+#define N_FIELD_VARS (sizeof(var_fields) / sizeof(var_fields[0]))
+
+/* Variables that are not one field's value. */
+typedef enum { V_GROUPS_N = N_FIELD_VARS, V_DENY_REASON, V_COUNT } var_e;
 
 static const char *const var_names[V_COUNT] = {
-    "MTLS_USER", "MTLS_GROUPS", "MTLS_GROUPS_N", "MTLS_STRENGTH",
-    "MTLS_SOURCE", "MTLS_SUBJECT", "MTLS_ISSUER", "MTLS_SERIAL",
-    "MTLS_SHA256", "MTLS_LDAP_DN", "MTLS_DAYS_LEFT", "MTLS_DENY_REASON"
+    "MTLS_USER", "MTLS_GROUPS", "MTLS_STRENGTH", "MTLS_SOURCE",
+    "MTLS_SUBJECT", "MTLS_ISSUER", "MTLS_SERIAL", "MTLS_SHA256",
+    "MTLS_LDAP_DN", "MTLS_DAYS_LEFT", "MTLS_GROUPS_N", "MTLS_DENY_REASON"
 };
 
 /* Names of the first MTLS_GROUP_n variables, so that setting them costs
@@ -35,120 +46,82 @@ static const char *const group_names[GROUP_NAMES] = {
     "MTLS_GROUP_12", "MTLS_GROUP_13", "MTLS_GROUP_14", "MTLS_GROUP_15"
 };
 
-/* The value of one variable for @p r, or NULL when it has none. */
-static const char *var_value(request_rec *r, apr_pool_t *p,
-                             const mtls_identity_t *id, var_e v)
+/* The value of variable @p v for @p r, or NULL when it has none. */
+static const char *var_value(request_rec *r, const mtls_facts_t *facts,
+                             unsigned v)
 {
-    const mtls_cert_t *c = id->peer->cert;
-    int usable = mtls_peer_reason(id) == MTLS_R_NONE;
+    const mtls_decision_t *d;
 
-    switch (v) {
-    case V_DENY_REASON:
-        return apr_table_get(r->subprocess_env, "MTLS_DENY_REASON");
-    case V_SUBJECT:
-        return c ? c->subject : NULL;
-    case V_ISSUER:
-        return c ? c->issuer : NULL;
-    case V_SERIAL:
-        return c ? c->serial : NULL;
-    case V_SHA256:
-        return c ? c->sha256 : NULL;
-    case V_DAYS_LEFT:
-        return c ? apr_ltoa(p, mtls_cert_days_left(c, r->request_time))
-                 : NULL;
-    default:
-        break;
-    }
-    if (!usable) {
-        return NULL;
+    if (v < N_FIELD_VARS) {
+        return mtls_value_text(r->pool, &var_fields[v], facts);
     }
     switch (v) {
-    case V_USER:
-        return id->user;
-    case V_GROUPS:
-        return id->groups_text;
     case V_GROUPS_N:
-        return apr_itoa(p, id->groups->nelts);
-    case V_STRENGTH:
-        return id->user || id->groups->nelts
-               ? (id->strong ? "strong" : "weak") : NULL;
-    case V_SOURCE:
-        return id->source;
-    case V_LDAP_DN:
-        return id->ldap_dn;
+        return facts->outcome ? apr_itoa(r->pool,
+                                         facts->outcome->groups->nelts)
+                              : NULL;
+    case V_DENY_REASON:
+        d = mtls_decision_of(r);
+        return d ? mtls_reason_name(d->reason) : NULL;
     default:
         return NULL;
     }
 }
 
-typedef struct {
-    const char *name;
-    const char *value;
-} var_pair_t;
-
-/* Every variable but MTLS_DAYS_LEFT (which moves with the clock) depends
- * only on the identity: worked out once per identity, so a keep-alive
- * request only copies them. */
-static const apr_array_header_t *prepared(request_rec *r,
-                                          const mtls_identity_t *id)
+/* True when another module already set a variable of ours. */
+static int has_ours(const apr_table_t *env)
 {
-    apr_array_header_t *pairs;
+    const apr_array_header_t *a = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
     int i;
 
-    if (id->vars) {
-        return id->vars;
-    }
-    pairs = apr_array_make(id->pool, V_COUNT + id->groups->nelts,
-                           sizeof(var_pair_t));
-    for (i = 0; i < V_COUNT; i++) {
-        const char *val;
-        if (i == V_DENY_REASON || i == V_DAYS_LEFT) {
-            continue;
-        }
-        if ((val = var_value(r, id->pool, id, i))) {
-            var_pair_t *vp = &APR_ARRAY_PUSH(pairs, var_pair_t);
-            vp->name = var_names[i];
-            vp->value = val;
+    for (i = 0; i < a->nelts; i++) {
+        if (e[i].key && (e[i].key[0] == 'M' || e[i].key[0] == 'm')
+            && !strncasecmp(e[i].key, "MTLS_", 5)
+            && strcasecmp(e[i].key, "MTLS_DENY_REASON")) {
+            return 1;
         }
     }
-    if (mtls_peer_reason(id) == MTLS_R_NONE) {
-        for (i = 0; i < id->groups->nelts; i++) {
-            var_pair_t *vp = &APR_ARRAY_PUSH(pairs, var_pair_t);
-            vp->name = i < GROUP_NAMES ? group_names[i]
-                       : apr_psprintf(id->pool, "MTLS_GROUP_%d", i);
-            vp->value = APR_ARRAY_IDX(id->groups, i, const char *);
-        }
-    }
-    ((mtls_identity_t *)id)->vars = pairs;
-    return pairs;
+    return 0;
 }
 
 void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
 {
     apr_table_t *env = r->subprocess_env;
     void (*set)(apr_table_t *, const char *, const char *);
-    const apr_array_header_t *pairs;
-    int i;
+    mtls_facts_t facts;
+    unsigned i;
 
     if (!id->peer->cert) {
         return;       /* no certificate, nothing to tell */
     }
-    pairs = prepared(r, id);
-    /* MTLS_SUBJECT is always among what we set: while it is absent none
-     * of ours is there (the usual case), and adding without the scan
-     * setn does for every name is measurably cheaper per request. */
-    set = apr_table_get(env, "MTLS_SUBJECT") ? apr_table_setn
-                                             : apr_table_addn;
-    for (i = 0; i < pairs->nelts; i++) {
-        const var_pair_t *vp = &APR_ARRAY_IDX(pairs, i, var_pair_t);
-        set(env, vp->name, vp->value);
+    mtls_identity_facts(r, id, &facts);
+    /* Adding skips the scan for an old value that setting does for every
+     * name; it is only right while none of ours is there (the usual
+     * case).  One that SetEnvIf or RewriteRule [E=] set is replaced. */
+    set = has_ours(env) ? apr_table_setn : apr_table_addn;
+    for (i = 0; i < V_DENY_REASON; i++) {
+        const char *val = var_value(r, &facts, i);
+        if (val) {
+            set(env, var_names[i], val);
+        }
+        else if (set == apr_table_setn) {
+            apr_table_unset(env, var_names[i]);
+        }
     }
-    set(env, "MTLS_DAYS_LEFT", var_value(r, r->pool, id, V_DAYS_LEFT));
+    if (facts.outcome) {
+        const apr_array_header_t *g = facts.outcome->groups;
+        for (i = 0; i < (unsigned)g->nelts; i++) {
+            set(env, i < GROUP_NAMES ? group_names[i]
+                     : apr_psprintf(r->pool, "MTLS_GROUP_%u", i),
+                APR_ARRAY_IDX(g, i, const char *));
+        }
+    }
 }
 
 /* Variables are set where the module is in use: the scope maps
  * certificates, or a provider already resolved this request.  (Refused
- * requests never reach fixups; mtls_decision exports them itself.) */
+ * requests never reach fixups; the providers export them themselves.) */
 static int set_env(request_rec *r)
 {
     const mtls_identity_t *id = mtls_identity_peek(r);
@@ -162,11 +135,12 @@ static int set_env(request_rec *r)
     mtls_vars_export(r, id);
     /* AuthType mtls names the user even where only mtls-* providers
      * (which need no user) decided, so %u and REMOTE_USER show it. */
-    if (!r->user && id->user && mtls_peer_reason(id) == MTLS_R_NONE
-        && !(!id->strong && mtls_conf_require_strong(mtls_dir_conf(r)))) {
+    if (!r->user && id->outcome->user && !id->unusable
+        && !(!id->outcome->strong
+             && mtls_conf_require_strong(mtls_dir_conf(r)))) {
         const char *type = ap_auth_type(r);
         if (type && !strcasecmp(type, "mtls")) {
-            r->user = (char *)id->user;
+            r->user = (char *)id->outcome->user;
             r->ap_auth_type = "mtls";
         }
     }
@@ -175,12 +149,13 @@ static int set_env(request_rec *r)
 
 static const char *expr_var(ap_expr_eval_ctx_t *ctx, const void *data)
 {
-    var_e v = (var_e)(long)data;
+    mtls_facts_t facts;
 
     if (!ctx->r) {
         return NULL;
     }
-    return var_value(ctx->r, ctx->r->pool, mtls_identity_get(ctx->r), v);
+    mtls_identity_facts(ctx->r, mtls_identity_get(ctx->r), &facts);
+    return var_value(ctx->r, &facts, (unsigned)(long)data);
 }
 
 static const char *expr_group_var(ap_expr_eval_ctx_t *ctx, const void *data)
@@ -192,10 +167,10 @@ static const char *expr_group_var(ap_expr_eval_ctx_t *ctx, const void *data)
         return NULL;
     }
     id = mtls_identity_get(ctx->r);
-    if (mtls_peer_reason(id) != MTLS_R_NONE || n >= id->groups->nelts) {
+    if (id->unusable || n >= id->outcome->groups->nelts) {
         return NULL;
     }
-    return APR_ARRAY_IDX(id->groups, n, const char *);
+    return APR_ARRAY_IDX(id->outcome->groups, n, const char *);
 }
 
 static int expr_lookup(ap_expr_lookup_parms *parms)

@@ -1,0 +1,150 @@
+/* The resolution pipeline.  Each step reads one source; the first that
+ * yields a user wins, and the groups of every group source are added. */
+#include <stdarg.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "mtls_resolve.h"
+#include "mtls_rule.h"
+#include "mtls_field.h"
+
+static void note(apr_array_header_t *trace, apr_pool_t *p,
+                 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void note(apr_array_header_t *trace, apr_pool_t *p,
+                 const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!trace) {
+        return;
+    }
+    va_start(ap, fmt);
+    APR_ARRAY_PUSH(trace, const char *) = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+}
+
+/* Add @p g to @p groups unless it is there already (order kept). */
+static void add_group(apr_array_header_t *groups, const char *g)
+{
+    int i;
+
+    for (i = 0; i < groups->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(groups, i, const char *), g)) {
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(groups, const char *) = g;
+}
+
+static int add_groups(apr_array_header_t *groups,
+                      const apr_array_header_t *more)
+{
+    int i, before = groups->nelts;
+
+    for (i = 0; more && i < more->nelts; i++) {
+        add_group(groups, APR_ARRAY_IDX(more, i, const char *));
+    }
+    return groups->nelts - before;
+}
+
+/* The earliest moment a rule of @p rules would read another value. */
+static apr_time_t rules_expire(const apr_array_header_t *rules,
+                               const mtls_cert_t *cert, apr_time_t now,
+                               apr_time_t expires)
+{
+    int i;
+
+    for (i = 0; rules && i < rules->nelts; i++) {
+        const mtls_field_t *f = mtls_rule_field(APR_ARRAY_IDX(
+            rules, i, const mtls_rule_t *));
+        if (mtls_field_moves_with_time(f)) {
+            apr_time_t t = mtls_cert_days_left_changes(cert, now);
+            if (t < expires) {
+                expires = t;
+            }
+        }
+    }
+    return expires;
+}
+
+mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
+                             const mtls_sources_t *src, apr_time_t now,
+                             apr_array_header_t *trace)
+{
+    mtls_outcome_t *o = mtls_outcome_make(p, MTLS_OUTCOME_NONE,
+                                          MTLS_R_UNMAPPED);
+    const mtls_map_entry_t *e;
+    int i;
+
+    /* 1. The deny list: a listed certificate has nothing else. */
+    if (src->deny_list.data) {
+        if (mtls_map_lookup(p, src->deny_list.data, cert)) {
+            o->reason = MTLS_R_DENYLISTED;
+            note(trace, p, "deny list: listed");
+            return o;
+        }
+        note(trace, p, "deny list: not listed");
+    }
+    /* 2. The map file. */
+    if (src->map_file.data) {
+        if ((e = mtls_map_lookup(p, src->map_file.data, cert))) {
+            o->user = e->user;
+            o->source = "map";
+            o->strong = e->kind != MTLS_KEY_SUBJECT;
+            add_groups(o->groups, e->groups);
+            note(trace, p, "map file: line %d gives user %s (%s)", e->line,
+                 e->user, o->strong ? "strong" : "weak");
+        }
+        else {
+            note(trace, p, "map file: no entry");
+        }
+    }
+    /* 3. MTLSUserFrom rules, in order. */
+    for (i = 0; !o->user && src->user_rules && i < src->user_rules->nelts;
+         i++) {
+        const mtls_rule_t *rule = APR_ARRAY_IDX(src->user_rules, i,
+                                                const mtls_rule_t *);
+        const char *u = mtls_rule_user(p, rule, cert, now);
+        if (u) {
+            o->user = u;
+            o->source = apr_psprintf(p, "rule:%d", i + 1);
+            o->strong = mtls_field_is_strong(mtls_rule_field(rule));
+        }
+        note(trace, p, "rule:%d (%s): %s", i + 1,
+             mtls_rule_field(rule)->name, u ? u : "no match");
+    }
+    /* The directory (SPEC §4) slots in here, after the rules: it may
+     * answer "could not answer" (MTLS_OUTCOME_UNAVAILABLE). */
+
+    if (o->user) {
+        o->kind = MTLS_OUTCOME_IDENTITY;
+        o->reason = MTLS_R_NONE;
+    }
+    /* Groups: every group source adds to what the user has. */
+    if (o->user && src->group_file.data) {
+        int n = add_groups(o->groups, mtls_groupfile_lookup(
+                                          src->group_file.data, o->user));
+        note(trace, p, "group file: %d group%s for %s", n, n == 1 ? "" : "s",
+             o->user);
+    }
+    for (i = 0; src->group_rules && i < src->group_rules->nelts; i++) {
+        const mtls_rule_t *rule = APR_ARRAY_IDX(src->group_rules, i,
+                                                const mtls_rule_t *);
+        apr_array_header_t *found = apr_array_make(p, 2,
+                                                   sizeof(const char *));
+        int n;
+        mtls_rule_groups(p, rule, cert, now, found);
+        n = add_groups(o->groups, found);
+        note(trace, p, "group rule:%d (%s): %d new group%s", i + 1,
+             mtls_rule_field(rule)->name, n, n == 1 ? "" : "s");
+    }
+    if (o->groups->nelts) {
+        o->groups_text = mtls_list_join(p, o->groups);
+    }
+    o->expires = rules_expire(src->user_rules, cert, now, o->expires);
+    o->expires = rules_expire(src->group_rules, cert, now, o->expires);
+    return o;
+}
