@@ -65,6 +65,7 @@ void test_field(apr_pool_t *p);
 void test_rule(apr_pool_t *p);
 void test_match(apr_pool_t *p);
 void test_filefmt(apr_pool_t *p);
+void test_resolve(apr_pool_t *p);
 void test_corpus(apr_pool_t *p, const char *dir);
 
 /* Certificates made at run time (certgen.c). */
