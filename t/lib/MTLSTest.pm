@@ -42,7 +42,7 @@ my %ua;
 sub ua { my $n = shift // ''; $ua{$n} ||= fresh_ua($n) }
 
 my %port = map { $_ => $cfg->{vhosts}{$_}{port} } qw(mtls mtls_noca mtls_require mtls_reneg);
-sub port { $port{ $_[0] || 'mtls' } }
+sub port { my $v = $_[0] || 'mtls'; $port{$v} //= $cfg->{vhosts}{$v}{port} }
 
 my $seq = 0;
 # A unique path under PREFIX, so a request can be found in the logs.
