@@ -368,38 +368,37 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     src.user_rules = dc->user_rules;
     src.group_rules = dc->group_rules;
 
+    /* The lock is held while resolving: streams of one connection that
+     * arrive together wait for the first one's answer (one resolution,
+     * one directory query later) instead of each making their own. */
     LOCK(cs);
     if ((m = memo_find_locked(cs, &src, now))) {
         o = m->outcome;
-    }
-    UNLOCK(cs);
-    if (o) {
+        UNLOCK(cs);
         *how = "remembered for the connection";
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1005: identity "
                       "for %s from the connection's memo", r->uri);
         goto leave;
     }
-
     if (APLOGrtrace2(r)) {
         trace = apr_array_make(r->pool, 8, sizeof(const char *));
     }
     fresh = mtls_resolve(r->pool, cert, &src, now, trace);
+    *how = "resolved";
+    if (mtls_outcome_keepable(fresh, now) && cs->mutex
+        && cs->kept < MTLS_MEMO_MAX_KEPT
+        && (m = memo_slot_locked(cs, &src, now))) {
+        m->key = src;
+        m->outcome = o = mtls_outcome_copy(cs->pool, fresh);
+        cs->kept++;
+    }
+    UNLOCK(cs);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1002: identity "
-                  "resolved for %s", r->uri);
+                  "resolved for %s%s", r->uri,
+                  o ? "" : " (not remembered)");
     for (i = 0; trace && i < trace->nelts; i++) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "MTLS1003: step %d: "
                       "%s", i + 1, APR_ARRAY_IDX(trace, i, const char *));
-    }
-    *how = "resolved";
-    if (mtls_outcome_keepable(fresh, now)) {
-        LOCK(cs);
-        if (cs->kept < MTLS_MEMO_MAX_KEPT && cs->mutex
-            && (m = memo_slot_locked(cs, &src, now))) {
-            m->key = src;
-            m->outcome = o = mtls_outcome_copy(cs->pool, fresh);
-            cs->kept++;
-        }
-        UNLOCK(cs);
     }
     if (!o) {
         /* Not kept: it may point into the snapshots released below. */
