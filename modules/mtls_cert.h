@@ -8,6 +8,8 @@
 #include <apr_time.h>
 #include <openssl/x509.h>
 
+#include "mtls_dn.h"
+
 typedef enum {
     MTLS_SAN_EMAIL = 0,
     MTLS_SAN_DNS,
@@ -16,12 +18,6 @@ typedef enum {
     MTLS_SAN_UPN,
     MTLS_SAN_COUNT
 } mtls_san_type_e;
-
-/* One attribute value of a DN: its dotted OID and its UTF-8 value. */
-typedef struct {
-    const char *oid;
-    const char *value;
-} mtls_ava_t;
 
 typedef struct mtls_cert_t {
     const char *subject;          /* RFC 4514, for people and headers */

@@ -40,31 +40,56 @@ typedef struct {
 /* Defaults, in one place. */
 #define MTLS_DEFAULT_RELOAD_INTERVAL apr_time_from_sec(5)
 
-/** Effective values with the defaults applied. */
+/** MTLSRequireStrength in force: true for strong. */
 int mtls_conf_require_strong(const mtls_dir_conf_t *dc);
+
+/** MTLSErrorDetail in force (default off). */
 int mtls_conf_error_detail(const mtls_dir_conf_t *dc);
+
+/** MTLSMode in force (default enforce). */
 mtls_mode_e mtls_conf_mode(const mtls_dir_conf_t *dc);
+
+/** MTLSReloadInterval of @p s (default 5 s). */
 apr_interval_time_t mtls_conf_reload_interval(const server_rec *s);
 
 /** True when the scope maps certificates at all (so variables are set). */
 int mtls_conf_maps(const mtls_dir_conf_t *dc);
 
-/** The records for a request. */
+/** The per-directory record in force for @p r. */
 const mtls_dir_conf_t *mtls_dir_conf(const request_rec *r);
 
+/** A per-directory record with everything unset. */
 void *mtls_create_dir_conf(apr_pool_t *p, char *dir);
+
+/** @p add over @p base: what a nested section sets wins; rule lists and
+ *  files are replaced as a whole. */
 void *mtls_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+/** A per-server record with everything unset. */
 void *mtls_create_srv_conf(apr_pool_t *p, server_rec *s);
+
+/** @p add over @p base, per server. */
 void *mtls_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 
+/** MTLSUserFrom FIELD [REGEX TEMPLATE]: compiles and appends a rule. */
 const char *mtls_cmd_user_from(cmd_parms *cmd, void *dc, const char *field,
                                const char *regex, const char *tmpl);
+
+/** MTLSGroupFrom FIELD [REGEX TEMPLATE]: compiles and appends a rule. */
 const char *mtls_cmd_group_from(cmd_parms *cmd, void *dc, const char *field,
                                 const char *regex, const char *tmpl);
+
+/** MTLSRequireStrength weak|strong. */
 const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dc,
                                       const char *arg);
+
+/** MTLSErrorDetail on|off. */
 const char *mtls_cmd_error_detail(cmd_parms *cmd, void *dc, int on);
+
+/** MTLSMode enforce|report. */
 const char *mtls_cmd_mode(cmd_parms *cmd, void *dc, const char *arg);
+
+/** MTLSReloadInterval SECONDS (main server only, 1-86400). */
 const char *mtls_cmd_reload_interval(cmd_parms *cmd, void *dummy,
                                      const char *arg);
 

@@ -8,7 +8,6 @@
 #include <openssl/asn1.h>
 
 #include "mtls_dn.h"
-#include "mtls_cert.h"
 
 /* Names people write for attribute types, matched case-insensitively,
  * with the spelling OpenSSL knows. */

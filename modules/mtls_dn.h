@@ -6,7 +6,12 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <openssl/x509.h>
-#include "mtls_cert.h"
+
+/* One attribute value of a DN: its dotted OID and its UTF-8 value. */
+typedef struct {
+    const char *oid;
+    const char *value;
+} mtls_ava_t;
 
 /**
  * Format @p name as RFC 4514 (most specific RDN first, multi-valued RDNs
