@@ -33,6 +33,16 @@
 #   BENCH_CALLGRIND (1)    0: skip the instruction counts
 #   BENCH_PORT             port (default: a free one)
 #   BENCH_FILE (index.html; empty = request the directory, via mod_dir)
+#   BENCH_H2_STREAMS (500)  BENCH_H2_ROUNDS (6)  HTTP/2: requests per nghttp
+#                          connection (-m), rounds; BENCH_H2_ROUNDS=0 skips it
+#
+# HTTP/2 (nghttp from nghttp2-client, which presents the client
+# certificate): per round and path, one connection carrying
+# BENCH_H2_STREAMS requests (streams, up to 100 at a time), paths in a
+# random order; the server's CPU time is the sum over every thread of
+# every httpd process (/proc/PID/task/*/schedstat) before and after each
+# connection, so it shows the module's cost even when nghttp is the
+# bottleneck.
 #
 # Timing is never a failure: the exit status is non-zero only when something
 # broke (server did not start, a sanity request failed, non-200 responses).
@@ -60,6 +70,9 @@ CONNS="${BENCH_CONNS:-2}"
 WARMUP="${BENCH_WARMUP:-1}"
 FILE="${BENCH_FILE-index.html}"
 PORT="${BENCH_PORT:-}"
+H2_STREAMS="${BENCH_H2_STREAMS:-500}"
+H2_ROUNDS="${BENCH_H2_ROUNDS:-6}"
+H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
 
 PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/)
 declare -A REQUIRE=(
@@ -90,9 +103,14 @@ die() {
 for v in KA_SECONDS NEW_SECONDS WARMUP; do
     [[ ${!v} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_$v must be a number of seconds"
 done
-for v in ROUNDS CONNS; do
+for v in ROUNDS CONNS H2_STREAMS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
+[[ $H2_ROUNDS =~ ^[0-9]+$ ]] || die "BENCH_H2_ROUNDS must be a number"
+if [ "$H2_ROUNDS" -gt 0 ] && ! command -v nghttp >/dev/null; then
+    printf 'bench: nghttp not found (make -f Makefile.apxs deps): no HTTP/2 row\n' >&2
+    H2_ROUNDS=0
+fi
 [ "$ROUNDS" -ge 2 ] && [ "$ROUNDS" -le 64 ] || die "BENCH_ROUNDS must be 2 to 64"
 [ "$CONNS" -le 32 ] || die "BENCH_CONNS must be at most 32"
 
@@ -192,7 +210,7 @@ pick_htdocs() {
 write_conf() {
     local lm
     lm=$(mtls_loadmodules "$HTTPD" "$MODDIR" mpm_event authz_core authn_core \
-             ssl socache_shmcb mime dir) || die "a module httpd needs is missing"
+             ssl socache_shmcb mime dir http2) || die "a module httpd needs is missing"
     local user=''
     [ -z "$RUN_USER" ] || user="User $RUN_USER"$'\n'"Group $RUN_GROUP"
     local types=/etc/mime.types
@@ -227,6 +245,8 @@ GracefulShutdownTimeout 3
 KeepAlive               On
 MaxKeepAliveRequests    0
 KeepAliveTimeout        30
+# HTTP/2 for nghttp; loadgen offers no ALPN and speaks HTTP/1.1.
+Protocols               h2 http/1.1
 
 TypesConfig "$types"
 DirectoryIndex index.html
@@ -423,6 +443,60 @@ measure() {
             ok += v["ok"] }
         /^total / { for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] } }
         END { printf "bench: %s: %d responses, all 200, in %.1fs\n", m, ok, t["seconds"] }' "$out"
+}
+
+# ---------------------------------------------------------------- HTTP/2
+
+# Nanoseconds of CPU every thread of every httpd process has used so far.
+server_cpu_ns() {
+    local pid kids t sum=0 v
+    pid=$(server_pid) || return 1
+    kids=$(server_children || true)
+    for t in /proc/"$pid"/task/*/schedstat; do
+        read -r v _ <"$t" 2>/dev/null && sum=$((sum + v))
+    done
+    for pid in $kids; do
+        for t in /proc/"$pid"/task/*/schedstat; do
+            read -r v _ <"$t" 2>/dev/null && sum=$((sum + v))
+        done
+    done
+    printf '%s\n' "$sum"
+}
+
+# measure_h2: H2_ROUNDS rounds; per round every path of H2_PATHS in a
+# random order, one nghttp connection of H2_STREAMS requests each.
+# Lines "round=R path=P ok=N ns=WALL srv_ns=CPU" in $RUN/h2.txt.
+measure_h2() {
+    local out="$RUN/h2.txt" r p c0 c1 t0 t1 ok codes
+    : >"$out"
+    [ "$H2_ROUNDS" -gt 0 ] || return 0
+    say "bench: HTTP/2: $H2_ROUNDS rounds, one connection of $H2_STREAMS streams per path" \
+        "(${H2_PATHS[*]})"
+    # warm-up: one short connection per path
+    for p in "${H2_PATHS[@]}"; do
+        nghttp -n -m 50 --cert="$PKI/alice.crt" --key="$PKI/alice.key" \
+            "https://localhost:$PORT$(url_path "$p")" >/dev/null 2>&1 ||
+            die "HTTP/2: nghttp failed on $p (mod_http2, ALPN?)"
+    done
+    for ((r = 1; r <= H2_ROUNDS; r++)); do
+        for p in $(printf '%s\n' "${H2_PATHS[@]}" | shuf --random-source=<(yes "$r")); do
+            c0=$(server_cpu_ns) || die "httpd is not running"
+            t0=$(date +%s%N)
+            codes=$(nghttp -n -s -m "$H2_STREAMS" --cert="$PKI/alice.crt" --key="$PKI/alice.key" \
+                        "https://localhost:$PORT$(url_path "$p")" 2>&1) ||
+                die "HTTP/2: nghttp failed on $p: $(tail -n 2 <<<"$codes")"
+            t1=$(date +%s%N)
+            c1=$(server_cpu_ns) || die "httpd died during the HTTP/2 run"
+            # -s prints one line per stream: "ID +END +START TIME STATUS SIZE PATH"
+            ok=$(awk '$2 ~ /^\+/ && $5 == 200' <<<"$codes" | wc -l)
+            [ "$ok" = "$H2_STREAMS" ] ||
+                die "HTTP/2: $ok of $H2_STREAMS responses on $p were 200"
+            printf 'round=%d path=%s ok=%d ns=%d srv_ns=%d\n' "$r" "$p" "$ok" \
+                $((t1 - t0)) $((c1 - c0)) >>"$out"
+        done
+    done
+    say "bench: HTTP/2: $(awk '{ split($3, kv, "="); n += kv[2] } END { print n }' "$out")" \
+        "responses, all 200"
 }
 
 # ---------------------------------------------------------------- callgrind
@@ -658,6 +732,42 @@ report() {
         line+=");"
     done
     say "${line%;} => $all"
+    if [ -s "$RUN/h2.txt" ]; then
+        say ""
+        say "HTTP/2, $H2_STREAMS streams per connection (nghttp -m), $H2_ROUNDS rounds:"
+        say "  req/s, ratio as above; srv us: httpd CPU per request (every thread, schedstat);"
+        say "  cpu ratio: granted's srv us / this path's (< 1 = the path costs the server more)"
+        printf '%-10s %-46s %7s %6s %7s %9s\n' path Require req/s ratio "srv us" "cpu ratio"
+        printf '%-10s %-46s %7s %6s %7s %9s\n' ---------- \
+            ---------------------------------------------- ------- ------ ------- ---------
+        REQS=$(for p in "${H2_PATHS[@]}"; do printf '%s\t%s\n' "$p" "${REQUIRE[$p]}"; done) \
+        awk -v order="${H2_PATHS[*]}" -v file="$FILE" '
+            BEGIN { np = split(order, P, " ")
+                    nr = split(ENVIRON["REQS"], R, "\n")
+                    for (i = 1; i <= nr; i++) { split(R[i], kv, "\t"); req[kv[1]] = kv[2] } }
+            { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+              p = v["path"]; sub(file "$", "", p)
+              ok[p] += v["ok"]; ns[p] += v["ns"]; srv[p] += v["srv_ns"] }
+            END { b = P[1]; brate = ok[b] * 1e9 / ns[b]; bus = srv[b] / ok[b] / 1000
+                  for (k = 1; k <= np; k++) { p = P[k]
+                      x = ok[p] * 1e9 / ns[p]; us = srv[p] / ok[p] / 1000
+                      cr = (us > 0) ? bus / us : 0
+                      printf "%-10s %-46s %7.0f %6.3f %7.1f %9.3f\n", p, req[p], x, x / brate, us, cr
+                      printf "h2 %s %.6f %.6f\n", p, x / brate, cr > "/dev/stderr" } }' \
+            "$RUN/h2.txt" 2>>"$RUN/ratios.txt"
+        line="goal: every mtls-* path within 2% of granted in server CPU per request over HTTP/2:"
+        all=met
+        for p in "${H2_PATHS[@]}"; do
+            case "${REQUIRE[$p]}" in mtls-*) ;; *) continue ;; esac
+            ratio=$(awk -v p="$p" '$1 == "h2" && $2 == p { printf "%.3f", $4 }' "$RUN/ratios.txt")
+            if awk -v x="$ratio" 'BEGIN {exit !(x >= 0.98)}'; then line+=" $p $ratio (met);"
+            else line+=" $p $ratio (NOT met);"; all='not met'; fi
+        done
+        say "${line%;} => $all"
+        say "reference, HTTP/2 server CPU: mod_ssl's Require expr" \
+            "$(awk '$1 == "h2" && $2 == "/expr/" { printf "%.3f", $4 }' "$RUN/ratios.txt"), A/A control" \
+            "$(awk '$1 == "h2" && $2 == "/granted2/" { printf "%.3f", $4 }' "$RUN/ratios.txt") of granted"
+    fi
     local expr control mapped other_ka other_new
     expr=$(awk '$1 == "ka" && $2 == "/expr/" { printf "%.3f+-%.3f", $3, $4 }' "$RUN/ratios.txt")
     control=$(awk '$1 == "ka" && $2 == "/granted2/" { printf "%.3f+-%.3f", $3, $4 }' "$RUN/ratios.txt")
@@ -696,6 +806,7 @@ sanity
 for mode in "${MODES[@]}"; do
     measure "$mode"
 done
+measure_h2
 
 # Anything the server complained about (besides the /nogroup/ check) is
 # worth seeing.
