@@ -1,4 +1,5 @@
 /* Globs, fingerprints and serial numbers. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -11,41 +12,104 @@ static int same(char a, char b, int nocase)
     return nocase ? apr_tolower(a) == apr_tolower(b) : a == b;
 }
 
+/* The set of name positions the pattern read so far can end at:
+ * at[j] says it matches s[0..j); every live position is in [lo, hi]. */
+typedef struct {
+    unsigned char *at;
+    apr_size_t lo, hi;
+} glob_set_t;
+
+/* A star extends every live position to the right: "**" to the end of
+ * the name, "*" up to (not over) the next stop character. */
+static void step_star(glob_set_t *g, const char *s, apr_size_t n,
+                      int crosses, char stop)
+{
+    apr_size_t j, hi = g->hi;
+    int reach = 0;
+
+    for (j = g->lo; j <= n && (reach || j <= g->hi); j++) {
+        reach |= g->at[j];
+        g->at[j] = (unsigned char)reach;
+        if (reach) {
+            hi = j;
+        }
+        if (j < n && !crosses && stop && s[j] == stop) {
+            reach = 0;
+        }
+    }
+    g->hi = hi;
+}
+
+/* A literal moves every live position one to the right where the name
+ * has that character.  Returns 0 when no position is left. */
+static int step_char(glob_set_t *g, const char *s, apr_size_t n, char c,
+                     int nocase)
+{
+    apr_size_t j, lo = n + 1, hi = 0;
+
+    if (g->lo >= n) {
+        return 0;
+    }
+    if (g->hi == n) {
+        g->at[n] = 0;
+        g->hi = n - 1;
+    }
+    for (j = g->hi + 1; j > g->lo; j--) {
+        g->at[j] = g->at[j - 1] && same(c, s[j - 1], nocase);
+        if (g->at[j]) {
+            lo = j;
+            hi = hi ? hi : j;
+        }
+    }
+    g->at[g->lo] = 0;
+    if (!hi) {
+        return 0;
+    }
+    g->lo = lo;
+    g->hi = hi;
+    return 1;
+}
+
 int mtls_glob_match(const char *pat, const char *s, char stop, int nocase)
 {
-    /* Iterative with one backtrack point per star: linear enough for the
-     * short names SANs hold, and no recursion an attacker can deepen.
-     * "**" is a star that may cross the stop character. */
-    const char *star = NULL, *resume = NULL;
-    int crosses = 0;
+    /* Exact for any mix of "*" and "**" (a greedy matcher with one
+     * backtrack point is not: "**" before "*" misses matches).  The set
+     * of positions in the name is carried through the pattern, so the
+     * cost is at most pattern length x name length, whatever the pattern
+     * or the name, and no recursion.  Names are capped; patterns are the
+     * administrator's. */
+    unsigned char buf[256];
+    glob_set_t g = { buf, 0, 0 };
+    apr_size_t n = strlen(s);
+    int ok = 0;
 
-    while (*s) {
+    if (n > MTLS_GLOB_MAX_NAME) {
+        return 0;
+    }
+    if (n + 1 > sizeof(buf) && !(g.at = malloc(n + 1))) {
+        return 0;
+    }
+    memset(g.at, 0, n + 1);
+    g.at[0] = 1;
+    while (*pat) {
         if (*pat == '*') {
-            crosses = pat[1] == '*';
-            pat += crosses ? 2 : 1;
+            int crosses = pat[1] == '*';
             while (*pat == '*') {
                 pat++;
             }
-            star = pat;
-            resume = s;
+            step_star(&g, s, n, crosses, stop);
             continue;
         }
-        if (*pat && same(*pat, *s, nocase)) {
-            pat++;
-            s++;
-            continue;
+        if (!step_char(&g, s, n, *pat++, nocase)) {
+            goto leave;
         }
-        if (star && *resume && (crosses || *resume != stop)) {
-            pat = star;
-            s = ++resume;
-            continue;
-        }
-        return 0;
     }
-    while (*pat == '*') {
-        pat++;
+    ok = g.at[n];
+leave:
+    if (g.at != buf) {
+        free(g.at);
     }
-    return *pat == '\0';
+    return ok;
 }
 
 const char *mtls_fingerprint_parse(apr_pool_t *p, const char *text,

@@ -5,10 +5,16 @@
 
 #include <apr_pools.h>
 
+/* Longer names never match a glob: the matcher's cost is pattern length
+ * times name length, and no SAN comes near this. */
+#define MTLS_GLOB_MAX_NAME 65536
+
 /**
  * Match @p s against @p pattern where '*' stands for any run of
- * characters except @p stop (0: no stop character) and '**' for any run
- * at all.  With @p nocase, ASCII case is ignored.
+ * characters except @p stop (0: no stop character) and '**' (or more
+ * stars in a row) for any run at all.  With @p nocase, ASCII case is
+ * ignored.  Exact for any mix of both; costs O(pattern x name) at most.
+ * A name longer than MTLS_GLOB_MAX_NAME never matches.
  */
 int mtls_glob_match(const char *pattern, const char *s, char stop, int nocase);
 

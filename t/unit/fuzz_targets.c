@@ -52,7 +52,9 @@ static char *part(char **s)
 }
 
 /* Reference glob: dynamic programming over (pattern, subject) suffixes,
- * obviously right and quadratic; only for short inputs. */
+ * obviously right and quadratic; only for short inputs.  A run of stars
+ * is one token: "*" alone stays before @p stop, two or more ("**") cross
+ * it. */
 static int ref_glob(const char *pat, const char *s, char stop, int nocase)
 {
     size_t pl = strlen(pat), sl = strlen(s), i, j;
@@ -68,8 +70,19 @@ static int ref_glob(const char *pat, const char *s, char stop, int nocase)
                 r = j == sl;
             }
             else if (pat[i] == '*') {
-                r = m[i + 1][j]
-                    || (j < sl && (!stop || s[j] != stop) && m[i][j + 1]);
+                size_t run = i, next;
+                int crosses;
+                while (run > 0 && pat[run - 1] == '*') {
+                    run--;
+                }
+                for (next = i; next < pl && pat[next] == '*'; next++) {
+                }
+                crosses = next - run > 1;
+                /* From inside a run, the run's own kind decides; the
+                 * token ends where the run does. */
+                r = m[next][j]
+                    || (j < sl && (crosses || !stop || s[j] != stop)
+                        && m[i][j + 1]);
             }
             else {
                 r = j < sl
