@@ -62,6 +62,13 @@ static const char *ia5_value(apr_pool_t *p, const ASN1_STRING *s)
     return apr_pstrmemdup(p, (const char *)d, n);
 }
 
+/* Note one more thing that was dropped; the log shows them all. */
+static void add_problem(apr_pool_t *p, mtls_cert_t *c, const char *what)
+{
+    c->problem = c->problem ? apr_pstrcat(p, c->problem, "; ", what, NULL)
+                            : what;
+}
+
 static const char *ip_value(apr_pool_t *p, const ASN1_OCTET_STRING *s)
 {
     const unsigned char *d = ASN1_STRING_get0_data(s);
@@ -179,9 +186,9 @@ static void collect_sans(apr_pool_t *p, X509 *x, mtls_cert_t *c)
             continue;
         }
         if (!v) {
-            c->problem = apr_psprintf(p, "a subjectAltName %s value is "
-                                      "malformed and was ignored",
-                                      mtls_san_type_name(type));
+            add_problem(p, c, apr_psprintf(p, "a subjectAltName %s value "
+                                           "is malformed and was ignored",
+                                           mtls_san_type_name(type)));
             continue;
         }
         APR_ARRAY_PUSH(c->san[type], const char *) = v;
@@ -224,6 +231,7 @@ apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
     unsigned int mdlen = 0;
     int len, klen;
     struct tm tm;
+    const char *why;
 
     *out = NULL;
     len = i2d_X509(x, &der);
@@ -252,10 +260,18 @@ apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
 
     c->subject_avas = apr_array_make(p, 4, sizeof(mtls_ava_t));
     c->issuer_avas = apr_array_make(p, 4, sizeof(mtls_ava_t));
-    mtls_dn_from_x509(p, X509_get_subject_name(x), &c->subject,
-                      &c->subject_canon, c->subject_avas);
-    mtls_dn_from_x509(p, X509_get_issuer_name(x), &c->issuer,
-                      &c->issuer_canon, c->issuer_avas);
+    if ((why = mtls_dn_from_x509(p, X509_get_subject_name(x), &c->subject,
+                                 &c->subject_canon, c->subject_avas))) {
+        add_problem(p, c, apr_psprintf(p, "the subject cannot be decoded: "
+                                       "%s; the subject and that attribute "
+                                       "have no value", why));
+    }
+    if ((why = mtls_dn_from_x509(p, X509_get_issuer_name(x), &c->issuer,
+                                 &c->issuer_canon, c->issuer_avas))) {
+        add_problem(p, c, apr_psprintf(p, "the issuer cannot be decoded: "
+                                       "%s; the issuer and that attribute "
+                                       "have no value", why));
+    }
 
     c->serial = serial_hex(p, X509_get0_serialNumber(x));
     if (!c->serial) {

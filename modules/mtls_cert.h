@@ -20,8 +20,8 @@ typedef enum {
 } mtls_san_type_e;
 
 typedef struct mtls_cert_t {
-    const char *subject;          /* RFC 4514, for people and headers */
-    const char *issuer;
+    const char *subject;          /* RFC 4514, for people and headers; */
+    const char *issuer;           /* NULL when a value cannot be decoded */
     const char *subject_canon;    /* canonical form, for comparisons */
     const char *issuer_canon;
     apr_array_header_t *subject_avas;   /* of mtls_ava_t, DER order */
@@ -34,7 +34,7 @@ typedef struct mtls_cert_t {
     apr_time_t not_after_time;
     const unsigned char *der;
     apr_size_t der_len;
-    const char *problem;          /* a value that was dropped, or NULL */
+    const char *problem;          /* values that were dropped, or NULL */
     const char *verify;           /* SSL_CLIENT_VERIFY, set by the caller */
 } mtls_cert_t;
 

@@ -199,7 +199,7 @@ static const char *error_body(request_rec *r, int status,
         detail ? ")" : "", "</p>\n<p>",
         ap_escape_html(p, reasons[reason].hint), "</p>\n",
         c ? "<p>Certificate subject: <code>" : "",
-        c ? ap_escape_html(p, c->subject) : "",
+        c && c->subject ? ap_escape_html(p, c->subject) : "",
         c ? "</code><br>SHA-256: <code>" : "", c ? c->sha256 : "",
         c ? "</code></p>\n" : "",
         "</body></html>\n", NULL);

@@ -136,9 +136,10 @@ const char *mtls_dn_escape_value(apr_pool_t *p, const char *v)
     return out;
 }
 
-/* The UTF-8 text of an entry's value; NULL when it cannot be converted
- * or holds a NUL (a value C strings would silently cut). */
-static const char *entry_value(apr_pool_t *p, const X509_NAME_ENTRY *e)
+/* The UTF-8 text of an entry's value; NULL and @p why when it cannot be
+ * converted or holds a NUL (a value C strings would silently cut). */
+static const char *entry_value(apr_pool_t *p, const X509_NAME_ENTRY *e,
+                               const char **why)
 {
     unsigned char *utf8 = NULL;
     int n = ASN1_STRING_to_UTF8(&utf8,
@@ -146,10 +147,12 @@ static const char *entry_value(apr_pool_t *p, const X509_NAME_ENTRY *e)
     const char *v;
 
     if (n < 0) {
+        *why = "is not valid in its string type";
         return NULL;
     }
     if (memchr(utf8, 0, n)) {
         OPENSSL_free(utf8);
+        *why = "holds a NUL byte";
         return NULL;
     }
     v = apr_pstrmemdup(p, (const char *)utf8, n);
@@ -200,24 +203,33 @@ static const char *canon_rdn(apr_pool_t *p, apr_array_header_t *avas)
     return apr_array_pstrcat(p, avas, '+');
 }
 
-void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
-                       const char **text, const char **canon,
-                       apr_array_header_t *avas)
+const char *mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
+                              const char **text, const char **canon,
+                              apr_array_header_t *avas)
 {
     int n = X509_NAME_entry_count(name), i, last_set = -1;
     apr_array_header_t *parts = apr_array_make(p, n ? n : 1, sizeof(char *));
     apr_array_header_t *rdns = apr_array_make(p, n ? n : 1, sizeof(char *));
     apr_array_header_t *cur = NULL;
+    const char *problem = NULL;
 
     /* One walk for both forms: RFC 4514 writes the last RDN of the DER
      * sequence first, and so does the canonical form. */
     for (i = n - 1; i >= 0; i--) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
         const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
-        const char *v = entry_value(p, e);
+        const char *why = "has an attribute type that cannot be read";
+        const char *v = oid ? entry_value(p, e, &why) : NULL;
         const char *part;
         int set = X509_NAME_ENTRY_set(e);
 
+        if (!v && !problem) {
+            /* Rendering it empty would make "CN=admin\0.evil" read as
+             * "CN=": the name has no text at all instead. */
+            problem = apr_psprintf(p, "its %s value %s",
+                                   oid ? mtls_attr_short_name(p, oid)
+                                       : "attribute", why);
+        }
         part = apr_pstrcat(p, mtls_attr_short_name(p, oid ? oid : "0"), "=",
                            mtls_dn_escape_value(p, v ? v : ""), NULL);
         if (set == last_set && parts->nelts) {
@@ -242,7 +254,7 @@ void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
         APR_ARRAY_PUSH(rdns, const char *) = canon_rdn(p, cur);
     }
     if (text) {
-        *text = apr_array_pstrcat(p, parts, ',');
+        *text = problem ? NULL : apr_array_pstrcat(p, parts, ',');
     }
     if (canon) {
         *canon = apr_array_pstrcat(p, rdns, ',');
@@ -250,7 +262,8 @@ void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
     for (i = 0; avas && i < n; i++) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
         const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
-        const char *v = oid ? entry_value(p, e) : NULL;
+        const char *why;
+        const char *v = oid ? entry_value(p, e, &why) : NULL;
         mtls_ava_t *ava;
         if (v) {
             ava = &APR_ARRAY_PUSH(avas, mtls_ava_t);
@@ -258,6 +271,7 @@ void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
             ava->value = v;
         }
     }
+    return problem;
 }
 
 const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,

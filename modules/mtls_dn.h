@@ -16,7 +16,8 @@ typedef struct {
 /**
  * Format @p name as RFC 4514 (most specific RDN first, multi-valued RDNs
  * joined with '+', specials escaped, UTF-8 values kept).  When @p avas is
- * not NULL, every attribute is appended to it as an mtls_ava_t.
+ * not NULL, every attribute is appended to it as an mtls_ava_t.  NULL
+ * when a value cannot be decoded (see mtls_dn_from_x509()).
  */
 const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,
                            apr_array_header_t *avas);
@@ -25,10 +26,15 @@ const char *mtls_dn_format(apr_pool_t *p, const X509_NAME *name,
  * Both forms of @p name in one walk: @p text as mtls_dn_format(),
  * @p canon as mtls_dn_canon_x509() (either may be NULL), and the
  * attributes appended to @p avas (DER order) when not NULL.
+ * A value that cannot be decoded (not valid in its string type, a NUL
+ * inside, an unreadable type) is left out of @p avas, makes @p text
+ * NULL (an empty rendering would equal another name's), and gives a
+ * @p canon that equals no parsed DN.  Returns NULL, or for such a value
+ * what is wrong with it ("its CN value holds a NUL byte").
  */
-void mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
-                       const char **text, const char **canon,
-                       apr_array_header_t *avas);
+const char *mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
+                              const char **text, const char **canon,
+                              apr_array_header_t *avas);
 
 /** The canonical form of @p name, equal to mtls_dn_canon() of its text. */
 const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name);

@@ -147,8 +147,9 @@ static mtls_peer_t *make_peer(request_rec *r, apr_pool_t *p,
             peer->cert = cert;
             if (cert->problem) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                              "MTLS0301: client certificate %s: %s",
-                              cert->subject, cert->problem);
+                              "MTLS0301: client certificate serial %s "
+                              "sha256 %s: %s", cert->serial, cert->sha256,
+                              cert->problem);
             }
             ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                           "MTLS1001: client certificate parsed for the "

@@ -114,6 +114,29 @@ X509 *unit_cert_simple(EVP_PKEY *key, const char *serial_hex,
     return x;
 }
 
+X509 *unit_cert_raw_cn(EVP_PKEY *key, int type, const char *cn, int len)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+
+    X509_NAME_add_entry_by_txt(n, "O", V_ASN1_UTF8STRING,
+                               (const unsigned char *)"Lab", -1, -1, 0);
+    if (!X509_NAME_add_entry_by_txt(n, "CN", type, (const unsigned char *)cn,
+                                    len, -1, 0)) {
+        fprintf(stderr, "cannot add a raw CN\n");
+        abort();
+    }
+    X509_set_version(x, 2);
+    set_serial(x, "0C");
+    set_times(x, "20351231235959Z");
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_NAME_free(n);
+    X509_set_pubkey(x, key);
+    X509_sign(x, key, EVP_sha256());
+    return x;
+}
+
 static GENERAL_NAME *gn_ia5(int type, const char *v, int len)
 {
     GENERAL_NAME *gn = GENERAL_NAME_new();

@@ -333,7 +333,19 @@ int mtls_fuzz_cert(const uint8_t *data, size_t size)
         }
         goto leave;
     }
-    if (!c || !c->subject || !c->issuer || !c->serial || !c->not_after
+    /* A name without text is one with a value that cannot be decoded,
+     * and the facts say so. */
+    if (c && (!c->subject || !c->issuer) && !c->problem) {
+        FAIL("a name has no text and no problem is noted");
+    }
+    if (c && x && ((!c->subject && c->subject_avas->nelts
+                   == X509_NAME_entry_count(X509_get_subject_name(x)))
+              || (!c->issuer && c->issuer_avas->nelts
+                   == X509_NAME_entry_count(X509_get_issuer_name(x))))) {
+        FAIL("a name has no text but every attribute decoded");
+    }
+    if (!c || !c->subject_canon || !c->issuer_canon || !c->serial
+        || !c->not_after
         || !c->sha256 || strlen(c->sha256) != 64 || !c->spki
         || strlen(c->spki) != 64) {
         FAIL("facts incomplete");

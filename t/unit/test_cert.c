@@ -6,6 +6,9 @@
 #include "unit.h"
 #include "mtls_cert.h"
 #include "mtls_dn.h"
+#include "mtls_field.h"
+#include "mtls_rule.h"
+#include "mtls_filefmt.h"
 
 static const char *san(const mtls_cert_t *c, int type, int i)
 {
@@ -209,6 +212,65 @@ static void test_names_and_serials(apr_pool_t *p)
     EVP_PKEY_free(key);
 }
 
+/* A value that cannot be decoded leaves the name without text (and the
+ * attribute without that value), never an empty value that reads like
+ * another certificate's: "CN=admin\0.evil,O=Lab" is not "CN=,O=Lab". */
+static void test_undecodable_names(apr_pool_t *p)
+{
+    EVP_PKEY *key = unit_key();
+    const mtls_field_t *f_subject = NULL, *f_cn = NULL, *f_o = NULL;
+    const char *err = NULL, *canon = NULL;
+    mtls_rule_t *by_subject = NULL;
+    mtls_cert_t *c = NULL, *empty = NULL;
+    X509 *x;
+
+    CHECK(mtls_field_parse(p, "subject", &f_subject) == NULL);
+    CHECK(mtls_field_parse(p, "subject:CN", &f_cn) == NULL);
+    CHECK(mtls_field_parse(p, "subject:O", &f_o) == NULL);
+    CHECK(mtls_rule_compile(p, "subject", NULL, NULL, &by_subject) == NULL);
+
+    x = unit_cert_raw_cn(key, V_ASN1_UTF8STRING, "", 0);
+    CHECK_INT(mtls_cert_from_x509(p, x, &empty, &err), APR_SUCCESS);
+    CHECK_STR(empty->subject, "CN=,O=Lab");
+    CHECK(empty->problem == NULL);
+    CHECK_STR(mtls_rule_user(p, by_subject, empty, 0), "CN=,O=Lab");
+    X509_free(x);
+
+    x = unit_cert_raw_cn(key, V_ASN1_UTF8STRING, "admin\0.evil", 11);
+    CHECK_INT(mtls_cert_from_x509(p, x, &c, &err), APR_SUCCESS);
+    CHECK(c->subject == NULL);
+    CHECK(c->issuer == NULL);
+    CHECK_HAS(c->problem, "the subject cannot be decoded: its CN value "
+              "holds a NUL byte");
+    CHECK_HAS(c->problem, "the issuer cannot be decoded");
+    CHECK(mtls_rule_user(p, by_subject, c, 0) == NULL);
+    CHECK(mtls_field_first(p, f_subject, c, 0) == NULL);
+    CHECK_INT(mtls_field_values(p, f_subject, c, 0)->nelts, 0);
+    CHECK_INT(mtls_field_values(p, f_cn, c, 0)->nelts, 0);
+    CHECK_STR(mtls_field_first(p, f_o, c, 0), "Lab");
+    /* Nor does it compare equal to any DN written in a configuration. */
+    CHECK(mtls_dn_canon(p, "CN=,O=Lab", &canon) == NULL);
+    CHECK(strcmp(c->subject_canon, canon) != 0);
+    CHECK(strcmp(c->subject_canon, empty->subject_canon) != 0);
+    CHECK(mtls_dn_canon(p, "CN=admin,O=Lab", &canon) == NULL);
+    CHECK(strcmp(c->subject_canon, canon) != 0);
+    CHECK(mtls_dn_canon(p, "CN=admin\\00.evil,O=Lab", &canon) != NULL);
+    CHECK(strcmp(mtls_map_cert_key(p, c, MTLS_KEY_SUBJECT),
+                 mtls_map_cert_key(p, empty, MTLS_KEY_SUBJECT)) != 0);
+    X509_free(x);
+
+    /* A BMPString (UTF-16) that decodes is a value like any other. */
+    x = unit_cert_raw_cn(key, V_ASN1_BMPSTRING, "\0a\0b", 4);
+    CHECK_INT(mtls_cert_from_x509(p, x, &c, &err), APR_SUCCESS);
+    CHECK_STR(c->subject, "CN=ab,O=Lab");
+    CHECK(c->problem == NULL);
+    X509_free(x);
+    /* Bytes that are not valid in their string type (bad UTF-8, half a
+     * UTF-16 character) never get this far: OpenSSL refuses to parse
+     * such a name, so mod_ssl ends the handshake. */
+    EVP_PKEY_free(key);
+}
+
 /* IPv6 SANs in RFC 5952 text: the first longest run of zero words (two
  * or more) becomes "::", lower-case, no leading zeros. */
 static void test_ipv6(apr_pool_t *p)
@@ -319,6 +381,7 @@ static void test_san_names(void)
 
 void test_cert(apr_pool_t *p)
 {
+    test_undecodable_names(p);
     test_main_cert(p);
     test_names_and_serials(p);
     test_ipv6(p);

@@ -90,6 +90,13 @@ X509 *unit_cert_main(EVP_PKEY *key);
 X509 *unit_cert_simple(EVP_PKEY *key, const char *serial_hex,
                        const char *not_after, const char *const *dn);
 
+/**
+ * A self-signed certificate named CN=<@p len raw bytes of @p cn>,O=Lab
+ * (subject = issuer), the CN of ASN.1 string @p type as given, no
+ * checks: for values a CA should never issue (a NUL inside, bad UTF-8).
+ */
+X509 *unit_cert_raw_cn(EVP_PKEY *key, int type, const char *cn, int len);
+
 /** A certificate with SANs a CA should never issue (NUL in an email,
  *  a 5-byte IP, a newline in a URI) and one good DNS name. */
 X509 *unit_cert_bad_sans(EVP_PKEY *key);
