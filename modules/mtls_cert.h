@@ -29,6 +29,9 @@ typedef struct mtls_cert_t {
     apr_array_header_t *san[MTLS_SAN_COUNT];  /* of const char * */
     const char *serial;           /* upper-case hex, no leading zeros */
     const char *sha256;           /* lower-case hex of the DER */
+    apr_array_header_t *sha256_twins; /* of const char *: the sha256 of
+                                   * each other encoding that may verify
+                                   * (ECDSA (r, n-s)); empty for RSA */
     const char *spki;             /* lower-case hex of SPKI DER digest */
     const char *not_after;        /* RFC 3339 UTC */
     apr_time_t not_after_time;

@@ -255,8 +255,23 @@ const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,
         const mtls_map_entry_t *e =
             apr_hash_get(m->by_key, mtls_map_cert_key(p, c, kind),
                          APR_HASH_KEY_STRING);
+        int i;
         if (e) {
             return e;
+        }
+        /* The same certificate in another encoding that verifies (an
+         * ECDSA signature twin) is named by the same sha256: key, before
+         * any other key could give it to somebody else. */
+        for (i = 0; kind == MTLS_KEY_SHA256 && c->sha256_twins
+                    && i < c->sha256_twins->nelts; i++) {
+            e = apr_hash_get(m->by_key,
+                             apr_pstrcat(p, "sha256:",
+                                         APR_ARRAY_IDX(c->sha256_twins, i,
+                                                       const char *), NULL),
+                             APR_HASH_KEY_STRING);
+            if (e) {
+                return e;
+            }
         }
     }
     return NULL;

@@ -46,7 +46,8 @@ const char *mtls_map_parse(apr_pool_t *p, const char *fname,
                            const char *text, int deny_list, mtls_map_t **out);
 
 /**
- * The entry for @p c: tried by sha256, spki, issuer-serial, subject
+ * The entry for @p c: tried by sha256 (the certificate's own, then those
+ * of its signature twins, c->sha256_twins), spki, issuer-serial, subject
  * (strong keys first).  NULL when none.
  */
 const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,

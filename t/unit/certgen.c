@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/bn.h>
 #include <openssl/objects.h>
+#include <openssl/ec.h>
 
 #include "unit.h"
 
@@ -135,6 +136,56 @@ X509 *unit_cert_raw_cn(EVP_PKEY *key, int type, const char *cn, int len)
     X509_set_pubkey(x, key);
     X509_sign(x, key, EVP_sha256());
     return x;
+}
+
+X509 *unit_cert_twin(X509 *x, EVP_PKEY *issuer_key)
+{
+    char curve[64];
+    size_t clen = 0;
+    EC_GROUP *g;
+    const ASN1_BIT_STRING *sig = NULL;
+    const unsigned char *q;
+    const BIGNUM *r, *s;
+    BIGNUM *s2 = BN_new();
+    ECDSA_SIG *es, *twin = ECDSA_SIG_new();
+    unsigned char *der = NULL, *cder = NULL;
+    const unsigned char *cq;
+    int n, cn;
+    X509 *dup = X509_dup(x), *out;
+
+    if (!EVP_PKEY_get_utf8_string_param(issuer_key, "group", curve,
+                                        sizeof(curve), &clen)
+        || !(g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(curve)))) {
+        fprintf(stderr, "unit_cert_twin: not an EC key on a named curve\n");
+        abort();
+    }
+    X509_get0_signature(&sig, NULL, dup);
+    q = sig->data;
+    es = d2i_ECDSA_SIG(NULL, &q, sig->length);
+    ECDSA_SIG_get0(es, &r, &s);
+    BN_sub(s2, EC_GROUP_get0_order(g), s);
+    ECDSA_SIG_set0(twin, BN_dup(r), s2);
+    n = i2d_ECDSA_SIG(twin, &der);
+    /* The structure is ours (a copy): put the twin signature in. */
+    ASN1_BIT_STRING_set((ASN1_BIT_STRING *)sig, der, n);
+    cn = i2d_X509(dup, &cder);
+    cq = cder;
+    out = d2i_X509(NULL, &cq, cn);
+    OPENSSL_free(der);
+    OPENSSL_free(cder);
+    ECDSA_SIG_free(es);
+    ECDSA_SIG_free(twin);
+    EC_GROUP_free(g);
+    X509_free(dup);
+    return out;
+}
+
+const char *unit_sha256(apr_pool_t *p, X509 *x)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    X509_digest(x, EVP_sha256(), md, &n);
+    return unit_hex(p, md, n);
 }
 
 static GENERAL_NAME *gn_ia5(int type, const char *v, int len)

@@ -351,6 +351,12 @@ int mtls_fuzz_cert(const uint8_t *data, size_t size)
         FAIL("facts incomplete");
         goto leave;
     }
+    for (i = 0; c->sha256_twins && i < c->sha256_twins->nelts; i++) {
+        const char *h = APR_ARRAY_IDX(c->sha256_twins, i, const char *);
+        if (strlen(h) != 64 || !strcmp(h, c->sha256)) {
+            FAIL("twin sha256 '%s' of '%s'", h, c->sha256);
+        }
+    }
     for (i = 0; fields[i]; i++) {
         const mtls_field_t *f;
         apr_array_header_t *v;

@@ -271,6 +271,77 @@ static void test_undecodable_names(apr_pool_t *p)
     EVP_PKEY_free(key);
 }
 
+static int has_twin(const mtls_cert_t *c, const char *sha256)
+{
+    int i;
+    for (i = 0; c->sha256_twins && i < c->sha256_twins->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(c->sha256_twins, i, const char *),
+                    sha256)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An ECDSA signature (r, s) also verifies as (r, n - s): the facts carry
+ * the sha256 of that twin, whatever named curve the issuer is on, and
+ * the twin's facts carry the original's. */
+static void test_signature_twins(apr_pool_t *p)
+{
+    static const char *const curves[] = {
+        "P-256", "P-384", "P-521", "P-224", "prime192v1", "secp256k1",
+        "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1", NULL
+    };
+    static const char *const dn[] = { "O=Lab", "CN=twin", NULL };
+    const char *err;
+    int i;
+
+    for (i = 0; curves[i]; i++) {
+        EVP_PKEY *key = EVP_EC_gen(curves[i]);
+        X509 *x = key ? unit_cert_simple(key, "7E", "20351231235959Z", dn)
+                      : NULL;
+        X509 *t = x ? unit_cert_twin(x, key) : NULL;
+        mtls_cert_t *cx = NULL, *ct = NULL;
+        const char *hx, *ht;
+
+        if (!t) {
+            CHECK(t != NULL);
+            fprintf(stderr, "no twin on %s\n", curves[i]);
+            continue;
+        }
+        hx = unit_sha256(p, x);
+        ht = unit_sha256(p, t);
+        /* A real twin: verifies, another hash. */
+        CHECK_INT(X509_verify(t, key), 1);
+        CHECK(strcmp(hx, ht) != 0);
+        CHECK_INT(mtls_cert_from_x509(p, x, &cx, &err), APR_SUCCESS);
+        CHECK_INT(mtls_cert_from_x509(p, t, &ct, &err), APR_SUCCESS);
+        CHECK_STR(cx->sha256, hx);
+        CHECK_STR(ct->sha256, ht);
+        if (!has_twin(cx, ht) || !has_twin(ct, hx)) {
+            fprintf(stderr, "twin on %s not known\n", curves[i]);
+        }
+        CHECK(has_twin(cx, ht));
+        CHECK(has_twin(ct, hx));
+        CHECK(!has_twin(cx, hx));
+        CHECK_STR(ct->spki, cx->spki);
+        X509_free(t);
+        X509_free(x);
+        EVP_PKEY_free(key);
+    }
+
+    /* RSA PKCS#1 v1.5 signatures have no twin. */
+    {
+        EVP_PKEY *rsa = EVP_RSA_gen(1024);
+        X509 *x = unit_cert_simple(rsa, "7F", "20351231235959Z", dn);
+        mtls_cert_t *c = NULL;
+        CHECK_INT(mtls_cert_from_x509(p, x, &c, &err), APR_SUCCESS);
+        CHECK(c->sha256_twins != NULL && c->sha256_twins->nelts == 0);
+        X509_free(x);
+        EVP_PKEY_free(rsa);
+    }
+}
+
 /* IPv6 SANs in RFC 5952 text: the first longest run of zero words (two
  * or more) becomes "::", lower-case, no leading zeros. */
 static void test_ipv6(apr_pool_t *p)
@@ -382,6 +453,7 @@ static void test_san_names(void)
 void test_cert(apr_pool_t *p)
 {
     test_undecodable_names(p);
+    test_signature_twins(p);
     test_main_cert(p);
     test_names_and_serials(p);
     test_ipv6(p);

@@ -29,6 +29,44 @@ static mtls_cert_t *facts(apr_pool_t *p, X509 *x)
     return c;
 }
 
+/* A deny-listed ECDSA certificate stays denied as its signature twin
+ * (r, n - s), and a map file gives the twin what it gives the original,
+ * never what another entry would. */
+static void test_twin_lookup(apr_pool_t *p)
+{
+    static const char *const dn[] = { "O=Lab", "CN=twin", NULL };
+    EVP_PKEY *key = unit_key();
+    X509 *x = unit_cert_simple(key, "7E", "20351231235959Z", dn);
+    X509 *t = unit_cert_twin(x, key);
+    mtls_cert_t *cx = facts(p, x), *ct = facts(p, t);
+    mtls_map_t *m = NULL;
+    const mtls_map_entry_t *e;
+
+    CHECK(strcmp(cx->sha256, ct->sha256) != 0);
+    CHECK(mtls_map_parse(p, "d", apr_pstrcat(p, "sha256:", cx->sha256,
+                                             "\n", NULL), 1, &m) == NULL);
+    CHECK(mtls_map_lookup(p, m, cx) != NULL);
+    CHECK(mtls_map_lookup(p, m, ct) != NULL);
+    /* Listing the twin's hash denies the original as well. */
+    CHECK(mtls_map_parse(p, "d", apr_pstrcat(p, "sha256:", ct->sha256,
+                                             "\n", NULL), 1, &m) == NULL);
+    CHECK(mtls_map_lookup(p, m, cx) != NULL);
+
+    CHECK(mtls_map_parse(p, "m", apr_pstrcat(p,
+              "\"subject:CN=twin,O=Lab\" mallory\n"
+              "spki:", cx->spki, " mallory-by-key\n"
+              "sha256:", cx->sha256, " alice admins\n", NULL), 0, &m)
+          == NULL);
+    e = mtls_map_lookup(p, m, ct);
+    CHECK_STR(e ? e->user : NULL, "alice");
+    CHECK_STR(groups_of(p, e), "admins");
+    CHECK_INT(e ? (int)e->kind : -1, MTLS_KEY_SHA256);
+
+    X509_free(t);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
 static void test_getword(apr_pool_t *p)
 {
     const char *line = "  one \"two words\" 'three \\' q' \"a\\\"b\" c\\d "
@@ -282,6 +320,7 @@ static void test_groupfile(apr_pool_t *p)
 
 void test_filefmt(apr_pool_t *p)
 {
+    test_twin_lookup(p);
     test_getword(p);
     test_map_file(p);
     test_map_errors(p);

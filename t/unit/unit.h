@@ -104,6 +104,16 @@ X509 *unit_cert_bad_sans(EVP_PKEY *key);
 /** A certificate whose SANs are the @p n IPv6 addresses @p addrs. */
 X509 *unit_cert_ipv6(EVP_PKEY *key, const unsigned char (*addrs)[16], int n);
 
+/**
+ * The signature twin of @p x, an ECDSA-signed certificate: (r, s)
+ * replaced by (r, n - s), n the order of @p issuer_key's curve.  It
+ * verifies with the same key and has another sha256.
+ */
+X509 *unit_cert_twin(X509 *x, EVP_PKEY *issuer_key);
+
+/** The SHA-256 of @p x's DER, lower-case hex. */
+const char *unit_sha256(apr_pool_t *p, X509 *x);
+
 /** Lower-case hex of @p n bytes. */
 const char *unit_hex(apr_pool_t *p, const unsigned char *d, size_t n);
 
