@@ -76,6 +76,41 @@ static int quotes_balanced(const char *s)
     }
 }
 
+/* A word that reads as the rest of a DN: it holds "TYPE=" with TYPE an
+ * attribute type, at its start or after an RDN separator (',' '+' ';'),
+ * as in "CA,O=Lab" or ",OU=ops".  After an unquoted DN key such a word
+ * means the key was cut at a space, which a user name never explains. */
+static int continues_dn(apr_pool_t *p, const char *w)
+{
+    const char *s = w;
+
+    for (;;) {
+        const char *start;
+        while (*s == ' ') {
+            s++;
+        }
+        start = s;
+        while (apr_isalnum(*s) || *s == '.' || *s == '-') {
+            s++;
+        }
+        if (s > start) {
+            const char *end = s;
+            while (*s == ' ') {
+                s++;
+            }
+            if (*s == '='
+                && mtls_attr_oid(p, apr_pstrmemdup(p, start, end - start))) {
+                return 1;
+            }
+        }
+        s = strpbrk(s, ",+;");
+        if (!s) {
+            return 0;
+        }
+        s++;
+    }
+}
+
 /* Parse "sha256:HEX", "spki:HEX", "issuer-serial:HEX/DN", "subject:DN"
  * into a normalised lookup key. */
 static const char *parse_key(apr_pool_t *p, const char *word,
@@ -190,6 +225,7 @@ const char *mtls_map_parse(apr_pool_t *p, const char *fname,
     while (next_line(p, &text, &line)) {
         const char *s = line, *word, *key = NULL, *err;
         mtls_key_kind_e kind = MTLS_KEY_SHA256;
+        int quoted, dn_key;
         mtls_map_entry_t *e;
         const mtls_map_entry_t *dup;
 
@@ -204,9 +240,28 @@ const char *mtls_map_parse(apr_pool_t *p, const char *fname,
         if (!quotes_balanced(line)) {
             return apr_psprintf(p, "%s:%d: unterminated quote", fname, lineno);
         }
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        quoted = *s == '"' || *s == '\'';
         word = mtls_getword_conf(p, &s);
         if ((err = parse_key(p, word, &key, &kind))) {
             return apr_psprintf(p, "%s:%d: %s", fname, lineno, err);
+        }
+        dn_key = !quoted && (kind == MTLS_KEY_ISSUER_SERIAL
+                             || kind == MTLS_KEY_SUBJECT);
+        if (dn_key) {
+            const char *rest = s, *w;
+            while (*rest && *rest != '#') {
+                w = mtls_getword_conf(p, &rest);
+                if (*w && continues_dn(p, w)) {
+                    return apr_psprintf(p, "%s:%d: '%s' after the key '%s' "
+                                        "reads as the rest of its DN: a key "
+                                        "that holds spaces must be quoted "
+                                        "(\"%s ...\")", fname, lineno, w,
+                                        word, word);
+                }
+            }
         }
         e = apr_pcalloc(p, sizeof(*e));
         e->kind = kind;
@@ -215,8 +270,10 @@ const char *mtls_map_parse(apr_pool_t *p, const char *fname,
         if (deny_list) {
             if (*s && *s != '#') {
                 return apr_psprintf(p, "%s:%d: a deny list line holds one "
-                                    "key (found '%s' after it)", fname,
-                                    lineno, s);
+                                    "key (found '%s' after it)%s", fname,
+                                    lineno, s, dn_key
+                                    ? ": a DN key that holds spaces must be "
+                                      "quoted" : "");
             }
         }
         else {

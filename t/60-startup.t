@@ -28,6 +28,12 @@ my $good_grp = spew("$dir/good.groups", "admins: alice\n");
 my $good_deny = spew("$dir/good.deny", "# none\n");
 my $bad_grp  = spew("$dir/bad.groups", "admins: alice\nthis line has no colon\n");
 my $bad_deny = spew("$dir/bad.deny", "# c\n\n\nsha256:00zz\n");
+# a DN key whose quotes were forgotten: cut at its first space, the rest
+# of the DN would become the user and groups of a strong mapping
+my $unquoted = spew("$dir/unquoted.map", "# the issuing CA has spaces\n"
+                    . "issuer-serial:3C/CN=Lab Issuing CA,O=Lab alice admins\n");
+my $quoted   = spew("$dir/quoted.map",
+                    qq{"issuer-serial:3C/CN=Lab Issuing CA,O=Lab" alice admins\n});
 my $unread   = spew("$dir/unreadable.map", "sha256:$c{alice}{sha256} alice\n");
 chmod 0000, $unread;
 
@@ -59,6 +65,8 @@ my @cases = (
     ['unreadable map file',        ["MTLSUserMapFile $unread"], $unread],
     ['map file bad line',          ["MTLSUserMapFile $bad_map"], "$bad_map:3"],
     ['map file unknown key type',  ["MTLSUserMapFile $bad_key"], "$bad_key:1"],
+    ['map file DN key without quotes', ["MTLSUserMapFile $unquoted"],
+        "$unquoted:2: 'CA,O=Lab' after the key 'issuer-serial:3C/CN=Lab' reads as the rest of its DN: a key that holds spaces must be quoted"],
     ['map file key without user',  ["MTLSUserMapFile $no_user"], "$no_user:3"],
     ['group file bad line',        ["MTLSGroupFile $bad_grp"], "$bad_grp:2"],
     ['deny list bad line',         ["MTLSDenyList $bad_deny"], "$bad_deny:4"],
@@ -73,6 +81,7 @@ my @accepted = (
            san:email san:dns san:uri san:ip san:upn serial sha256 spki
            not-after days-left verify)),
     ['MTLSGroupFrom subject:OU with regex', ['MTLSGroupFrom subject:OU ^(.*)$ g-$1']],
+    ['map file with a quoted DN key', ["MTLSUserMapFile $quoted", 'Require mtls-verified']],
     ['map, group file and deny list together',
         ["MTLSUserMapFile $good_map", "MTLSGroupFile $good_grp", "MTLSDenyList $good_deny"]],
     (map { ["ap_expr %{$_}", [qq{Header set X-T "expr=%{$_}"}, qq{Require expr "%{$_} != 'x'"}]] }

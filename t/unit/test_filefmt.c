@@ -208,6 +208,49 @@ leave:
     EVP_PKEY_free(kd); EVP_PKEY_free(kf);
 }
 
+/* A DN key whose quotes were forgotten is cut at its first space: what
+ * follows must not become a user and groups of a strong mapping. */
+static void test_unquoted_dn_keys(apr_pool_t *p)
+{
+    mtls_map_t *m = NULL;
+    const char *err;
+
+    err = map_err(p, "# x\nissuer-serial:3C/CN=Lab Issuing CA,O=Lab alice "
+                  "admins\n", 0);
+    CHECK_PREFIX(err, "m.map:2: 'CA,O=Lab' after the key "
+                 "'issuer-serial:3C/CN=Lab' reads as the rest of its DN");
+    CHECK_HAS(err, "must be quoted");
+    CHECK_PREFIX(map_err(p, "subject:CN=John Doe,O=Lab john\n", 0),
+                 "m.map:1: 'Doe,O=Lab' after the key");
+    CHECK_PREFIX(map_err(p, "subject:CN=alice ,O=Lab alice\n", 0),
+                 "m.map:1: ',O=Lab' after the key");
+    CHECK_PREFIX(map_err(p, "subject:CN=alice +UID=a1 alice\n", 0),
+                 "m.map:1: '+UID=a1' after the key");
+    CHECK_PREFIX(map_err(p, "subject:CN=x O=Lab alice\n", 0),
+                 "m.map:1: 'O=Lab' after the key");
+    CHECK_PREFIX(map_err(p, "subject:CN=x alice a;2.5.4.11=dev\n", 0),
+                 "m.map:1: 'a;2.5.4.11=dev' after the key");
+    CHECK_PREFIX(map_err(p, "issuer-serial:3C/CN=Lab Issuing CA,O=Lab\n", 1),
+                 "m.map:1: 'CA,O=Lab' after the key");
+    CHECK_PREFIX(map_err(p, "issuer-serial:3C/CN=Lab Issuing\n", 1),
+                 "m.map:1: a deny list line holds one key");
+    CHECK_HAS(map_err(p, "issuer-serial:3C/CN=Lab Issuing\n", 1),
+              "must be quoted");
+
+    /* Quoted, the same words are the DN; after a quoted key, or after a
+     * fingerprint, a group may look like a DN (an LDAP group's name). */
+    CHECK(mtls_map_parse(p, "m", "\"issuer-serial:3C/CN=Lab Issuing CA,"
+                         "O=Lab\" alice admins\n", 0, &m) == NULL);
+    CHECK_INT(m ? m->entries : 0, 1);
+    CHECK(mtls_map_parse(p, "m", "  'subject:CN=a,O=b' x cn=admins,dc=lab\n",
+                         0, &m) == NULL);
+    CHECK(mtls_map_parse(p, "m", apr_pstrcat(p, "sha256:", H64,
+                         " x cn=admins,dc=lab\n", NULL), 0, &m) == NULL);
+    /* Words that are not DN continuations stay users and groups. */
+    CHECK(mtls_map_parse(p, "m", "subject:CN=a,O=b alice ops a=b x,y "
+                         "e-mail=1 # CN=c,O=d\n", 0, &m) == NULL);
+}
+
 static void test_map_errors(apr_pool_t *p)
 {
     const char *ok = apr_pstrcat(p, "sha256:", H64, " alice\n", NULL);
@@ -321,6 +364,7 @@ static void test_groupfile(apr_pool_t *p)
 void test_filefmt(apr_pool_t *p)
 {
     test_twin_lookup(p);
+    test_unquoted_dn_keys(p);
     test_getword(p);
     test_map_file(p);
     test_map_errors(p);
