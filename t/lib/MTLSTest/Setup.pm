@@ -23,7 +23,8 @@ sub prepare {
     make_path($run);
     $ENV{MTLS_T_RUN} = $run;
 
-    my %c = map { $_ => MTLSTest::PKI::info($_, $pki) } qw(alice bob svc direct);
+    my %c = map { $_ => MTLSTest::PKI::info($_, $pki) }
+            qw(alice bob svc direct alice-twin);
     $ENV{MTLS_T_ALICE_SHA256} = $c{alice}{sha256};
     $ENV{MTLS_T_ALICE_SPKI}   = $c{alice}{spki};
     $ENV{MTLS_T_BOB_SPKI}     = $c{bob}{spki};
@@ -54,6 +55,15 @@ spki:$c->{svc}{spki}   svc-by-spki
 EOF2
         'groups.txt' => "# AuthGroupFile format\nops: bob carol\nauditors: alice dave\n",
         'deny.txt'   => "# denied certificates\nsha256:$c->{bob}{sha256}\n",
+        # t/48-encodings.t: alice's signature twin must get alice's entry,
+        # not one of the others that also name it; listing the twin's hash
+        # denies the original
+        'twin.map' => <<"EOF2",
+"subject:CN=alice,OU=admins,O=Lab" alice-by-subject
+spki:$c->{alice}{spki} alice-by-spki
+sha256:$c->{alice}{sha256} alice admins
+EOF2
+        'twin-deny.txt' => "sha256:$c->{'alice-twin'}{sha256}\n",
         'rt-users.map'  => "sha256:$c->{alice}{sha256} alice-v1\n",
         'rt-groups.txt' => "editors: bob\n",
         'rt-deny.txt'   => "# nothing denied yet\n",
