@@ -30,7 +30,16 @@ for my $case (['expired', 10, 'certificate has expired'],
     is($res->header('Client-Warning') // '', 'Internal response', "$who: the client saw the TLS failure");
     my @l = log_wait($mark, qr/Certificate Verification: Error \($err\): \Q$text\E/);
     ok(scalar @l, "$who: mod_ssl refused the handshake: $text");
-    is(scalar(log_wait($mark, qr/denied: .*uri=\Q$p\E/, 0.2)), 0, "$who: no request reached the module");
+    # Then the same URI without a certificate: the module refuses it with
+    # a line naming the URI, as it would have refused a request that came
+    # with the bad certificate (not-verified).  Exactly one such line, and
+    # exactly one request in the access log: the control's.
+    GET_as('', $p, ua => fresh_ua(''));
+    my @d = log_wait($mark, qr/denied: reason=\S+ .*uri=\Q$p\E(\s|$)/);
+    access_wait($mark, $p);
+    my @acc = grep { /"\Q$p\E"$/ } split /\n/, MTLSTest::read_from(MTLSTest::access_log(), $mark->{access});
+    is(join(' ', scalar @acc, map { /reason=(\S+)/ } @d), '1 no-certificate',
+       "$who: no request reached the server (only the control did)");
 }
 
 # ---- keep-alive ------------------------------------------------------------------

@@ -7,7 +7,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest;
 use HTTP::Request ();
 
-plan tests => 15;
+plan tests => 17;
 
 # ---- SSLVerifyClient require ------------------------------------------------------
 my $res = GET_as(alice => uniq('/verified'), vhost => 'mtls_require');
@@ -25,8 +25,16 @@ is($res->header('Client-Warning') // '', 'Internal response', 'verify require: n
     $url =~ s/127\.0\.0\.1/localhost/;
     my $out = `curl -s --cacert '@{[pki('ca-bundle.crt')]}' --cert-type P12 --cert '@{[pki('alice.p12')]}:demo' '$url'`;
     like($out, qr/^MTLS_USER=alice$/m, 'alice.p12 (password demo) maps to alice');
-    $out = `curl -s --cacert '@{[pki('ca-bundle.crt')]}' --cert-type P12 --cert '@{[pki('alice.p12')]}:wrong' '$url' 2>&1`;
-    unlike($out, qr/^MTLS_USER=alice$/m, 'alice.p12 with a wrong password does not');
+    like($out, qr/^MTLS_SHA256=\Q@{[cert('alice')->{sha256}]}\E$/m,
+         'alice.p12: the server got exactly alice.crt');
+    # the bundle's certificate is judged by the module like any other: a
+    # location that refuses alice refuses the .p12, with her in the log
+    my $mark = log_mark();
+    (my $deny = MTLSTest::url(my $dp = uniq('/p/subjectcomma'))) =~ s/127\.0\.0\.1/localhost/;
+    $out = `curl -s -H 'Accept: application/json' --cacert '@{[pki('ca-bundle.crt')]}' --cert-type P12 --cert '@{[pki('alice.p12')]}:demo' -w '\n%{http_code}' '$deny'`;
+    like($out, qr/"reason"\s*:\s*"subject-mismatch".*\n403$/s, 'alice.p12 where alice is refused: 403 subject-mismatch');
+    my @l = log_wait($mark, qr/denied: reason=subject-mismatch .*uri=\Q$dp\E(\s|$)/);
+    like($l[0] // '', qr/subject="CN=alice,OU=admins,O=Lab"/, 'alice.p12: the denial names alice');
 }
 
 # ---- ErrorDocument wins --------------------------------------------------------------

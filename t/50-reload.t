@@ -25,8 +25,11 @@ sub edit {
     my $t = time + 2 + $bump++;       # a strictly newer mtime each edit
     utime $t, $t, "$run/$file";
 }
-# Several server processes each reload on their own next request, so every
-# check runs over fresh connections: "eventually" = 8 answers in a row agree.
+# No request reloads anything: a watcher thread in each child process
+# re-reads a changed file every MTLSReloadInterval (1 s here), so children
+# switch at slightly different moments.  Every check runs over fresh
+# connections (any child may answer): "eventually" = 8 answers in a row
+# agree.
 sub eventually {
     my $cond = shift;
     my ($end, $ok) = (time + 10, 0);
@@ -37,7 +40,9 @@ sub eventually {
 }
 # Every one of N fresh-connection answers satisfies COND.
 sub always { my ($cond, $n) = @_; for (1 .. ($n || 8)) { return 0 unless $cond->() } 1 }
-# Requests PATH until the error log shows RE (a reload happens on a request).
+# Waits until the error log shows RE, which a child's watcher thread logs
+# when it re-reads the file; the requests meanwhile show that the server
+# keeps answering and keep the children alive.
 sub until_logged {
     my ($mark, $re, $who, $path) = @_;
     my $end = time + 10;
