@@ -226,7 +226,7 @@ static const char *serial_hex(apr_pool_t *p, const ASN1_INTEGER *ai)
 
 /* The group orders of the named curves X.509 CAs sign with.  The leaf
  * does not say which curve its issuer's key is on, so a twin is made for
- * every order the signature fits under: only the issuer's own one
+ * every order of about the signature's size: only the issuer's own one
  * verifies, and the others name no certificate anybody can present. */
 static const char *const curve_orders[] = {
     /* P-256 */
@@ -352,9 +352,14 @@ static void ecdsa_twins(apr_pool_t *p, X509 *x, mtls_cert_t *c)
         apr_size_t clen = 0;
         int tlen;
 
+        /* r and s of a signature made on a curve are as long as its
+         * order but for a chance of 2^-32 each: a far longer order is not
+         * the issuer's curve (and the CA, not the client, chose r, s). */
         if (!BN_hex2bn(&n, curve_orders[i]) || BN_cmp(s, n) >= 0
-            || BN_cmp(r, n) >= 0 || !BN_sub(flipped, n, s)
-            || BN_is_zero(flipped)) {
+            || BN_cmp(r, n) >= 0
+            || BN_num_bits(n) - 32 > (BN_num_bits(r) > BN_num_bits(s)
+                                      ? BN_num_bits(r) : BN_num_bits(s))
+            || !BN_sub(flipped, n, s) || BN_is_zero(flipped)) {
             continue;
         }
         twin = ECDSA_SIG_new();
