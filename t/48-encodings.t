@@ -15,7 +15,7 @@ use MTLSTest;
 
 my %c = map { $_ => cert($_) } qw(alice bob alice-twin bob-twin);
 
-plan tests => 42;
+plan tests => 44;
 
 sub get {
     my ($who, $path) = @_;
@@ -97,4 +97,11 @@ for my $who (qw(alice alice-twin)) {
     is($env->{MTLS_USER} // '', 'Lab', 'nulcn /f/o: the other attributes still read');
     my @l = log_wait($mark, qr/MTLS0301: .*the subject cannot be decoded: its CN value holds a NUL byte/);
     ok(scalar @l, 'nulcn: the log says why the subject has no value');
+    # refused, the HTML body and the log line cope with a name without text
+    $mark = log_mark();
+    my $p = uniq('/p/subject');
+    $res = GET_as(nulcn => $p);
+    is($res->code, 403, 'nulcn /p/subject: subject-mismatch 403 with an HTML body');
+    @l = log_wait($mark, qr/denied: reason=subject-mismatch subject=- .*uri=\Q$p\E(\s|$)/);
+    is(scalar @l, 1, 'nulcn /p/subject: logged with subject=-');
 }
