@@ -39,6 +39,7 @@ int main(int argc, const char *const *argv)
     test_match(p);
     test_filefmt(p);
     test_resolve(p);
+    test_hdrfmt(p);
 
     /* The corpus sits next to the runner: t/unit/corpus/<target>/. */
     slash = strrchr(argv[0], '/');

@@ -1,0 +1,386 @@
+/* Header values, names and signatures. */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "mtls_hdrfmt.h"
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+static int printable(unsigned char ch)
+{
+    return ch >= 0x20 && ch < 0x7f;
+}
+
+const char *mtls_hdr_safe(apr_pool_t *p, const char *v)
+{
+    const unsigned char *s;
+    apr_size_t extra = 0;
+    char *out, *o;
+
+    for (s = (const unsigned char *)v; *s; s++) {
+        extra += printable(*s) ? 0 : 2;
+    }
+    if (!extra) {
+        return v;
+    }
+    o = out = apr_palloc(p, strlen(v) + extra + 1);
+    for (s = (const unsigned char *)v; *s; s++) {
+        if (printable(*s)) {
+            *o++ = *s;
+        }
+        else {
+            *o++ = '\\';
+            *o++ = hexdig[*s >> 4];
+            *o++ = hexdig[*s & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *mtls_hdr_list(apr_pool_t *p, const apr_array_header_t *items)
+{
+    apr_size_t len = 0;
+    char *out, *o;
+    int i, any = 0;
+
+    for (i = 0; items && i < items->nelts; i++) {
+        len += strlen(APR_ARRAY_IDX(items, i, const char *)) * 3 + 4;
+    }
+    o = out = apr_palloc(p, len + 1);
+    for (i = 0; items && i < items->nelts; i++) {
+        const unsigned char *s = APR_ARRAY_IDX(items, i,
+                                               const unsigned char *);
+        int quote = strpbrk((const char *)s, ",\"\\") != NULL;
+        if (!*s) {
+            continue;
+        }
+        if (any++) {
+            *o++ = ',';
+            *o++ = ' ';
+        }
+        if (quote) {
+            *o++ = '"';
+        }
+        for (; *s; s++) {
+            if (!printable(*s)) {
+                *o++ = '\\';
+                *o++ = hexdig[*s >> 4];
+                *o++ = hexdig[*s & 15];
+                continue;
+            }
+            if (quote && (*s == '"' || *s == '\\')) {
+                *o++ = '\\';
+            }
+            *o++ = *s;
+        }
+        if (quote) {
+            *o++ = '"';
+        }
+    }
+    *o = '\0';
+    return any ? out : NULL;
+}
+
+/* Standard base64 of @p len bytes, no line breaks. */
+static char *b64(apr_pool_t *p, const unsigned char *d, apr_size_t len,
+                 int *outlen)
+{
+    char *out = apr_palloc(p, 4 * ((len + 2) / 3) + 1);
+    *outlen = EVP_EncodeBlock((unsigned char *)out, d, (int)len);
+    return out;
+}
+
+const char *mtls_hdr_byteseq(apr_pool_t *p, const unsigned char *der,
+                             apr_size_t len)
+{
+    int n;
+    char *b = b64(p, der, len, &n);
+    return apr_pstrcat(p, ":", b, ":", NULL);
+}
+
+static int unreserved(unsigned char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')
+           || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'
+           || ch == '_' || ch == '~';
+}
+
+const char *mtls_hdr_pem_escaped(apr_pool_t *p, const unsigned char *der,
+                                 apr_size_t len)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----\n";
+    static const char end[] = "-----END CERTIFICATE-----\n";
+    int n, i;
+    char *b = b64(p, der, len, &n);
+    apr_size_t plen = sizeof(begin) + sizeof(end) + n + n / 64 + 2;
+    char *pem = apr_palloc(p, plen), *o = pem, *out;
+    const unsigned char *s;
+
+    memcpy(o, begin, sizeof(begin) - 1);
+    o += sizeof(begin) - 1;
+    for (i = 0; i < n; i += 64) {
+        int chunk = n - i < 64 ? n - i : 64;
+        memcpy(o, b + i, chunk);
+        o += chunk;
+        *o++ = '\n';
+    }
+    memcpy(o, end, sizeof(end));   /* with its NUL */
+    out = o = apr_palloc(p, strlen(pem) * 3 + 1);
+    for (s = (const unsigned char *)pem; *s; s++) {
+        if (unreserved(*s)) {
+            *o++ = *s;
+        }
+        else {
+            *o++ = '%';
+            *o++ = hexdig[*s >> 4];
+            *o++ = hexdig[*s & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* One XFCC value: header-safe, quoted when it holds a separator. */
+static const char *xfcc_value(apr_pool_t *p, const char *v, int always)
+{
+    const char *safe = mtls_hdr_safe(p, v), *s;
+    char *out, *o;
+
+    if (!always && !strpbrk(safe, ",;=\"")) {
+        return safe;
+    }
+    o = out = apr_palloc(p, strlen(safe) * 2 + 3);
+    *o++ = '"';
+    for (s = safe; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *s;
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+const char *mtls_hdr_xfcc(apr_pool_t *p, const mtls_cert_t *c)
+{
+    const apr_array_header_t *uri = c->san[MTLS_SAN_URI];
+    const apr_array_header_t *dns = c->san[MTLS_SAN_DNS];
+    char *out = apr_pstrcat(p, "Hash=", c->sha256, ";Subject=",
+                            xfcc_value(p, c->subject ? c->subject : "", 1),
+                            NULL);
+    int i;
+
+    if (uri && uri->nelts) {
+        out = apr_pstrcat(p, out, ";URI=", xfcc_value(p,
+                          APR_ARRAY_IDX(uri, 0, const char *), 0), NULL);
+    }
+    for (i = 0; dns && i < dns->nelts; i++) {
+        out = apr_pstrcat(p, out, ";DNS=", xfcc_value(p,
+                          APR_ARRAY_IDX(dns, i, const char *), 0), NULL);
+    }
+    return out;
+}
+
+/* RFC 9110 tchar. */
+static int tchar(unsigned char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')
+           || (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~",
+                                                        ch));
+}
+
+static char canon_char(unsigned char ch)
+{
+    if (ch == '_') {
+        return '-';
+    }
+    return (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : (char)ch;
+}
+
+const char *mtls_hdr_name_canon(apr_pool_t *p, const char *name, int glob,
+                                const char **err)
+{
+    char *out = apr_pstrdup(p, name), *o;
+
+    *err = NULL;
+    if (!*name) {
+        *err = "an empty header name";
+        return NULL;
+    }
+    for (o = out; *o; o++) {
+        if (!tchar((unsigned char)*o) || (*o == '*' && !glob)) {
+            *err = apr_psprintf(p, "'%s' is not a header name%s", name,
+                                glob ? " or glob (token characters and *)"
+                                     : "");
+            return NULL;
+        }
+        *o = canon_char((unsigned char)*o);
+    }
+    return out;
+}
+
+int mtls_hdr_name_is(const char *canon, const char *name)
+{
+    while (*canon && *canon == canon_char((unsigned char)*name)) {
+        canon++;
+        name++;
+    }
+    return !*canon && !*name;
+}
+
+/* '*' matches any run (header names have no structure to stop at). */
+static int glob_at(const char *g, const char *s)
+{
+    for (; *g; g++, s++) {
+        if (*g == '*') {
+            while (g[1] == '*') {
+                g++;
+            }
+            if (!g[1]) {
+                return 1;
+            }
+            for (; *s; s++) {
+                if (glob_at(g + 1, s)) {
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (!*s || *g != canon_char((unsigned char)*s)) {
+            return 0;
+        }
+    }
+    return !*s;
+}
+
+int mtls_hdr_name_glob(const char *glob, const char *name)
+{
+    return glob_at(glob, name);
+}
+
+const char *mtls_hdr_key_parse(apr_pool_t *p, const char *fname,
+                               const char *text, mtls_hdr_key_t **out)
+{
+    const char *s = text, *start, *end;
+    int line = 1, key_line;
+    mtls_hdr_key_t *k;
+
+    *out = NULL;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+        line += *s++ == '\n';
+    }
+    if (!*s) {
+        return apr_psprintf(p, "%s:%d: the key file is empty", fname, line);
+    }
+    start = s;
+    key_line = line;
+    while (*s && *s != '\n' && *s != '\r') {
+        s++;
+    }
+    end = s;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+    for (; *s; s++) {
+        line += *s == '\n';
+        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') {
+            return apr_psprintf(p, "%s:%d: the key must be one line", fname,
+                                line);
+        }
+    }
+    if ((apr_size_t)(end - start) < MTLS_HDR_KEY_MIN) {
+        return apr_psprintf(p, "%s:%d: the key is %d bytes, at least %d "
+                            "are needed (e.g. openssl rand -hex 32)", fname,
+                            key_line, (int)(end - start), MTLS_HDR_KEY_MIN);
+    }
+    k = apr_palloc(p, sizeof(*k));
+    k->key = (const unsigned char *)apr_pstrmemdup(p, start, end - start);
+    k->len = end - start;
+    *out = k;
+    return NULL;
+}
+
+const char *mtls_hdr_sig_input(apr_pool_t *p, apr_int64_t t,
+                               const char *method, const char *path,
+                               const char *const *names,
+                               const char *const *values, int n)
+{
+    apr_size_t len;
+    char *out, *o, tbuf[32];
+    int i, tl;
+
+    tl = apr_snprintf(tbuf, sizeof(tbuf), "%" APR_INT64_T_FMT, t);
+    len = tl + strlen(method) + strlen(path) + 4;
+    for (i = 0; i < n; i++) {
+        len += strlen(names[i]) + strlen(values[i]) + 2;
+    }
+    o = out = apr_palloc(p, len);
+#define PUT(s, l) do { memcpy(o, (s), (l)); o += (l); } while (0)
+    PUT(tbuf, tl);
+    *o++ = '\n';
+    PUT(method, strlen(method));
+    *o++ = '\n';
+    PUT(path, strlen(path));
+    *o++ = '\n';
+    for (i = 0; i < n; i++) {
+        PUT(names[i], strlen(names[i]));
+        *o++ = ':';
+        PUT(values[i], strlen(values[i]));
+        *o++ = '\n';
+    }
+#undef PUT
+    *o = '\0';
+    return out;
+}
+
+const char *mtls_hdr_sign(apr_pool_t *p, const mtls_hdr_key_t *key,
+                          apr_int64_t t, const char *method,
+                          const char *path, const char *const *names,
+                          const char *const *values, int n)
+{
+    const char *in = mtls_hdr_sig_input(p, t, method, path, names, values, n);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    char *sig, *s, *h;
+    int sl, i;
+    apr_size_t hl = 1;
+
+    if (!HMAC(EVP_sha256(), key->key, (int)key->len,
+              (const unsigned char *)in, strlen(in), mac, &maclen)) {
+        return NULL;
+    }
+    sig = b64(p, mac, maclen, &sl);
+    for (s = sig; *s; s++) {
+        if (*s == '+') {
+            *s = '-';
+        }
+        else if (*s == '/') {
+            *s = '_';
+        }
+        else if (*s == '=') {
+            *s = '\0';
+            break;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        hl += strlen(names[i]) + 1;
+    }
+    h = apr_palloc(p, hl);
+    h[0] = '\0';
+    s = h;
+    for (i = 0; i < n; i++) {
+        apr_size_t l = strlen(names[i]);
+        if (i) {
+            *s++ = ',';
+        }
+        memcpy(s, names[i], l);
+        s += l;
+    }
+    *s = '\0';
+    return apr_psprintf(p, "t=%" APR_INT64_T_FMT ";h=%s;sig=%s", t, h, sig);
+}
