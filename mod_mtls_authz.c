@@ -13,6 +13,7 @@
 #include "mtls_providers.h"
 #include "mtls_decision.h"
 #include "mtls_vars.h"
+#include "mtls_headers.h"
 
 #define FILE_KIND(k) ((void *)(long)(k))
 
@@ -50,6 +51,22 @@ static const command_rec mtls_cmds[] = {
                   RSRC_CONF,
                   "seconds between checks of the map, group and deny files "
                   "(server config, default 5)"),
+    AP_INIT_TAKE2("MTLSRequestHeader", mtls_cmd_request_header, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "NAME FIELD: send the identity's FIELD to the backend in "
+                  "request header NAME (a client's NAME is removed)"),
+    AP_INIT_TAKE1("MTLSRequestHeaders", mtls_cmd_request_headers, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "standard: X-TLS-Verified, X-TLS-Client-CN/-DN/-Issuer/"
+                  "-Serial/-SHA256, X-Remote-User, X-Remote-Groups; or off"),
+    AP_INIT_ITERATE("MTLSStripHeader", mtls_cmd_strip_header, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "GLOB...: also remove these request headers a client "
+                    "sends (any case, _ for -)"),
+    AP_INIT_TAKE2("MTLSHeaderSignature", mtls_cmd_header_signature, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "NAME KEYFILE: sign the identity headers, method and path "
+                  "with HMAC-SHA256 in header NAME"),
     { NULL }
 };
 
@@ -60,6 +77,7 @@ static void mtls_register_hooks(apr_pool_t *p)
     mtls_providers_register_hooks(p);
     mtls_decision_register_hooks(p);
     mtls_vars_register_hooks(p);
+    mtls_headers_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(mtls_authz) = {

@@ -40,6 +40,7 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->require_strong = MERGE_INT(require_strong);
     dc->error_detail = MERGE_INT(error_detail);
     dc->mode = MERGE_INT(mode);
+    dc->headers = mtls_headers_merge_dir(p, base->headers, add->headers);
     return dc;
 }
 
@@ -57,6 +58,7 @@ void *mtls_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     mtls_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
 
     sc->reload_interval = MERGE_INT(reload_interval);
+    sc->headers = mtls_headers_merge_srv(p, base->headers, add->headers);
     return sc;
 }
 

@@ -9,6 +9,7 @@
 /* A watched file (mtls_reload.h); opaque here, so that configuration
  * does not depend on the unit that reads files. */
 typedef struct mtls_watched_t mtls_watched_t;
+#include "mtls_headers.h"
 
 typedef enum {
     MTLS_MODE_ENFORCE = 0,
@@ -27,10 +28,12 @@ typedef struct {
     int require_strong;
     int error_detail;
     int mode;
+    mtls_hdr_dir_t *headers;           /* MTLSRequestHeader & co, or NULL */
 } mtls_dir_conf_t;
 
 typedef struct {
     apr_interval_time_t reload_interval;
+    mtls_hdr_srv_t *headers;           /* names stripped host-wide, or NULL */
 } mtls_srv_conf_t;
 
 #define MTLS_SET_MAP   1

@@ -17,6 +17,7 @@
 #include "mtls_reload.h"
 #include "mtls_config.h"
 #include "mtls_filefmt.h"
+#include "mtls_hdrfmt.h"
 
 /* Large enough for any real map file, small enough that a wrong path
  * (a log file, a device) fails clearly instead of eating memory. */
@@ -51,7 +52,12 @@ static const char *parse(apr_pool_t *p, mtls_file_kind_e kind,
 {
     const char *err;
 
-    if (kind == MTLS_FILE_GROUP) {
+    if (kind == MTLS_FILE_HMAC_KEY) {
+        mtls_hdr_key_t *k;
+        err = mtls_hdr_key_parse(p, path, text, &k);
+        *data = k;
+    }
+    else if (kind == MTLS_FILE_GROUP) {
         mtls_groupfile_t *g;
         err = mtls_groupfile_parse(p, path, text, &g);
         *data = g;
@@ -77,7 +83,8 @@ static const char *load(apr_pool_t *p, const char *path,
     rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, p);
     if (rv == APR_SUCCESS) {
         rv = apr_file_info_get(fi, APR_FINFO_MTIME | APR_FINFO_SIZE
-                               | APR_FINFO_INODE | APR_FINFO_TYPE, f);
+                               | APR_FINFO_INODE | APR_FINFO_TYPE
+                               | APR_FINFO_PROT, f);
     }
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "cannot read %s: %s", path,
@@ -87,6 +94,13 @@ static const char *load(apr_pool_t *p, const char *path,
         apr_file_close(f);
         return apr_psprintf(p, "%s: not a regular file of at most %d bytes",
                             path, MTLS_MAX_FILE_SIZE);
+    }
+    /* A secret anyone on the host can read signs nothing. */
+    if (kind == MTLS_FILE_HMAC_KEY && (fi->protection & APR_FPROT_WREAD)) {
+        apr_file_close(f);
+        return apr_psprintf(p, "%s: the key file is world-readable; "
+                            "chmod o-rwx it (e.g. 0640 root:www-data)",
+                            path);
     }
     buf = apr_palloc(p, (apr_size_t)fi->size + 1);
     rv = apr_file_read_full(f, buf, (apr_size_t)fi->size, &got);
@@ -256,6 +270,8 @@ const char *mtls_cmd_file(cmd_parms *cmd, void *dcv, const char *path)
     case MTLS_FILE_DENY:
         dc->deny_list = w;
         dc->files_set |= MTLS_SET_DENY;
+        break;
+    case MTLS_FILE_HMAC_KEY:     /* MTLSHeaderSignature opens its own */
         break;
     }
     return NULL;

@@ -1,7 +1,7 @@
 /* Files that are read at start-up and re-read when they change: the map
- * file, the group file and the deny list.  One watched object per path and
- * kind, shared by every scope that names it.  Depends on mtls_config
- * (never the other way round). */
+ * file, the group file, the deny list and the header signing key.  One
+ * watched object per path and kind, shared by every scope that names it.
+ * Depends on mtls_config (never the other way round). */
 #ifndef MTLS_RELOAD_H
 #define MTLS_RELOAD_H
 
@@ -12,7 +12,8 @@
 typedef enum {
     MTLS_FILE_MAP,
     MTLS_FILE_GROUP,
-    MTLS_FILE_DENY
+    MTLS_FILE_DENY,
+    MTLS_FILE_HMAC_KEY        /* MTLSHeaderSignature; never world-readable */
 } mtls_file_kind_e;
 
 typedef struct mtls_snapshot_t mtls_snapshot_t;
@@ -35,7 +36,8 @@ mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w);
 /** Give back what mtls_watched_acquire() returned. */
 void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s);
 
-/** The parsed contents (an mtls_map_t or mtls_groupfile_t). */
+/** The parsed contents (an mtls_map_t, mtls_groupfile_t or
+ *  mtls_hdr_key_t). */
 const void *mtls_snapshot_data(const mtls_snapshot_t *s);
 
 /** A number for these contents that no other snapshot of this process's

@@ -67,6 +67,8 @@ EOF2
         'rt-users.map'  => "sha256:$c->{alice}{sha256} alice-v1\n",
         'rt-groups.txt' => "editors: bob\n",
         'rt-deny.txt'   => "# nothing denied yet\n",
+        # MTLSHeaderSignature (t/70-headers.t); a key must not be world-readable
+        'hdr.key' => "t-signing-key-0123456789abcdef0123456789\n",
     );
 }
 
@@ -74,6 +76,7 @@ sub write_files {
     my ($run, $c) = @_;
     my %f = initial_files($c);
     spew("$run/$_", $f{$_}) for keys %f;
+    chmod 0600, glob("$run/*.key");
 }
 
 1;

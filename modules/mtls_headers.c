@@ -1,0 +1,693 @@
+/* Identity headers: configuration, the anti-spoofing strip and the
+ * values set for the backend. */
+#include "mtls_private.h"
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_atomic.h"
+#include "http_core.h"
+#include "http_request.h"
+#include "http_protocol.h"
+#include "http_ssl.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "mtls_headers.h"
+#include "mtls_hdrfmt.h"
+#include "mtls_config.h"
+#include "mtls_identity.h"
+#include "mtls_decision.h"
+#include "mtls_field.h"
+#include "mtls_reload.h"
+
+typedef enum {
+    H_FIELD,          /* a certificate field of SPEC §2 */
+    H_USER, H_GROUPS, H_STRENGTH, H_SOURCE, H_LDAP_DN,
+    H_CERT, H_CHAIN, H_XFCC, H_PEM
+} hdr_kind_e;
+
+static const struct {
+    const char *name;
+    hdr_kind_e kind;
+} hdr_fields[] = {
+    { "user", H_USER }, { "groups", H_GROUPS }, { "strength", H_STRENGTH },
+    { "source", H_SOURCE }, { "ldap-dn", H_LDAP_DN }, { "cert", H_CERT },
+    { "chain", H_CHAIN }, { "xfcc", H_XFCC }, { "pem", H_PEM },
+    { NULL, 0 }
+};
+
+typedef struct {
+    const char *name;            /* as configured: what is set */
+    const char *lname;           /* lower case: what is signed */
+    const char *canon;           /* for matching what clients send */
+    hdr_kind_e kind;
+    const mtls_field_t *field;   /* H_FIELD */
+} hdr_spec_t;
+
+struct mtls_hdr_dir_t {
+    apr_array_header_t *own;     /* of hdr_spec_t *, MTLSRequestHeader */
+    int standard;                /* -1 unset, 0 off, 1 standard */
+    apr_array_header_t *globs;   /* of const char *, canonical */
+    const hdr_spec_t *sig;       /* MTLSHeaderSignature's name, or NULL */
+    mtls_watched_t *sig_key;
+    /* Derived whenever the above change: */
+    apr_array_header_t *effective;  /* of hdr_spec_t *: what is set */
+    apr_array_header_t *strip;      /* of const char *: canonical names */
+    int volatile_values;            /* days-left: not cacheable */
+};
+
+struct mtls_hdr_srv_t {
+    apr_array_header_t *names;   /* of const char *, canonical, unique */
+    apr_array_header_t *globs;
+};
+
+/* Headers the module must never set or strip: they carry the request
+ * itself, not an identity. */
+static const char *const protected_names[] = {
+    "host", "content-length", "content-type", "transfer-encoding",
+    "connection", "keep-alive", "te", "trailer", "upgrade", "expect",
+    "cookie", "authorization", NULL
+};
+
+/* MTLSRequestHeaders standard (SPEC §9). */
+static const char *const standard_headers[][2] = {
+    { "X-TLS-Verified", "verify" },
+    { "X-TLS-Client-CN", "subject:CN" },
+    { "X-TLS-Client-DN", "subject" },
+    { "X-TLS-Client-Issuer", "issuer" },
+    { "X-TLS-Client-Serial", "serial" },
+    { "X-TLS-Client-SHA256", "sha256" },
+    { "X-Remote-User", "user" },
+    { "X-Remote-Groups", "groups" },
+    { NULL, NULL }
+};
+
+/* ------------------------------------------------------------------ config */
+
+static const char *make_spec(apr_pool_t *p, const char *name,
+                             const char *field, const hdr_spec_t **out)
+{
+    hdr_spec_t *h = apr_pcalloc(p, sizeof(*h));
+    const char *err;
+    int i;
+
+    if (!(h->canon = mtls_hdr_name_canon(p, name, 0, &err))) {
+        return err;
+    }
+    for (i = 0; protected_names[i]; i++) {
+        if (!strcmp(h->canon, protected_names[i])) {
+            return apr_psprintf(p, "'%s' carries the request itself and "
+                                "cannot hold an identity", name);
+        }
+    }
+    h->name = apr_pstrdup(p, name);
+    h->lname = apr_pstrdup(p, name);
+    ap_str_tolower((char *)h->lname);
+    if (field) {
+        for (i = 0; hdr_fields[i].name; i++) {
+            if (!strcasecmp(field, hdr_fields[i].name)) {
+                h->kind = hdr_fields[i].kind;
+                *out = h;
+                return NULL;
+            }
+        }
+        h->kind = H_FIELD;
+        if ((err = mtls_field_parse(p, field, &h->field))) {
+            return apr_pstrcat(p, err, "; or one of user, groups, strength, "
+                               "source, ldap-dn, cert, chain, xfcc, pem",
+                               NULL);
+        }
+    }
+    *out = h;
+    return NULL;
+}
+
+/* Recompute what a scope sets and strips from its settings. */
+static void derive(apr_pool_t *p, mtls_hdr_dir_t *hd)
+{
+    int i, j;
+
+    hd->effective = apr_array_make(p, 10, sizeof(const hdr_spec_t *));
+    hd->strip = apr_array_make(p, 10, sizeof(const char *));
+    hd->volatile_values = 0;
+    if (hd->standard == 1) {
+        for (i = 0; standard_headers[i][0]; i++) {
+            const hdr_spec_t *h;
+            make_spec(p, standard_headers[i][0], standard_headers[i][1], &h);
+            APR_ARRAY_PUSH(hd->effective, const hdr_spec_t *) = h;
+        }
+    }
+    for (i = 0; hd->own && i < hd->own->nelts; i++) {
+        const hdr_spec_t *h = APR_ARRAY_IDX(hd->own, i, const hdr_spec_t *);
+        /* A name set again (here or by standard) takes the later field. */
+        for (j = 0; j < hd->effective->nelts; j++) {
+            const hdr_spec_t **e = &APR_ARRAY_IDX(hd->effective, j,
+                                                  const hdr_spec_t *);
+            if (!strcmp((*e)->canon, h->canon)) {
+                *e = h;
+                break;
+            }
+        }
+        if (j == hd->effective->nelts) {
+            APR_ARRAY_PUSH(hd->effective, const hdr_spec_t *) = h;
+        }
+    }
+    for (i = 0; i < hd->effective->nelts; i++) {
+        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
+                                            const hdr_spec_t *);
+        APR_ARRAY_PUSH(hd->strip, const char *) = h->canon;
+        if (h->kind == H_FIELD && h->field->kind == MTLS_F_DAYS_LEFT) {
+            hd->volatile_values = 1;
+        }
+    }
+    if (hd->sig) {
+        APR_ARRAY_PUSH(hd->strip, const char *) = hd->sig->canon;
+    }
+}
+
+static mtls_hdr_dir_t *dir_headers(apr_pool_t *p, void *dcv)
+{
+    mtls_dir_conf_t *dc = dcv;
+
+    if (!dc->headers) {
+        dc->headers = apr_pcalloc(p, sizeof(*dc->headers));
+        dc->headers->standard = -1;
+        dc->headers->own = apr_array_make(p, 4, sizeof(const hdr_spec_t *));
+        dc->headers->globs = apr_array_make(p, 2, sizeof(const char *));
+    }
+    return dc->headers;
+}
+
+static mtls_hdr_srv_t *srv_headers(apr_pool_t *p, server_rec *s)
+{
+    mtls_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                               &mtls_authz_module);
+    if (!sc->headers) {
+        sc->headers = apr_pcalloc(p, sizeof(*sc->headers));
+        sc->headers->names = apr_array_make(p, 8, sizeof(const char *));
+        sc->headers->globs = apr_array_make(p, 2, sizeof(const char *));
+    }
+    return sc->headers;
+}
+
+static void add_unique(apr_array_header_t *a, const char *s)
+{
+    int i;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s)) {
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(a, const char *) = s;
+}
+
+/* Every name a scope of this host strips is stripped host-wide as soon
+ * as the request is read, before any module can look at it. */
+static void register_strip(cmd_parms *cmd, const mtls_hdr_dir_t *hd)
+{
+    mtls_hdr_srv_t *sh = srv_headers(cmd->pool, cmd->server);
+    int i;
+
+    for (i = 0; i < hd->strip->nelts; i++) {
+        add_unique(sh->names, APR_ARRAY_IDX(hd->strip, i, const char *));
+    }
+    for (i = 0; i < hd->globs->nelts; i++) {
+        add_unique(sh->globs, APR_ARRAY_IDX(hd->globs, i, const char *));
+    }
+}
+
+const char *mtls_cmd_request_header(cmd_parms *cmd, void *dcv,
+                                    const char *name, const char *field)
+{
+    mtls_hdr_dir_t *hd = dir_headers(cmd->pool, dcv);
+    const hdr_spec_t *h;
+    const char *err;
+
+    if ((err = make_spec(cmd->pool, name, field, &h))) {
+        return apr_pstrcat(cmd->pool, "MTLSRequestHeader: ", err, NULL);
+    }
+    APR_ARRAY_PUSH(hd->own, const hdr_spec_t *) = h;
+    derive(cmd->pool, hd);
+    register_strip(cmd, hd);
+    return NULL;
+}
+
+const char *mtls_cmd_request_headers(cmd_parms *cmd, void *dcv,
+                                     const char *arg)
+{
+    mtls_hdr_dir_t *hd = dir_headers(cmd->pool, dcv);
+
+    if (!strcasecmp(arg, "standard")) {
+        hd->standard = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        hd->standard = 0;
+    }
+    else {
+        return "MTLSRequestHeaders takes standard or off";
+    }
+    derive(cmd->pool, hd);
+    register_strip(cmd, hd);
+    return NULL;
+}
+
+const char *mtls_cmd_strip_header(cmd_parms *cmd, void *dcv,
+                                  const char *glob)
+{
+    mtls_hdr_dir_t *hd = dir_headers(cmd->pool, dcv);
+    const char *err, *canon = mtls_hdr_name_canon(cmd->pool, glob, 1, &err);
+    int i;
+
+    if (!canon) {
+        return apr_pstrcat(cmd->pool, "MTLSStripHeader: ", err, NULL);
+    }
+    for (i = 0; protected_names[i]; i++) {
+        if (mtls_hdr_name_glob(canon, protected_names[i])) {
+            return apr_psprintf(cmd->pool, "MTLSStripHeader: '%s' would "
+                                "remove %s, which carries the request "
+                                "itself", glob, protected_names[i]);
+        }
+    }
+    add_unique(hd->globs, canon);
+    derive(cmd->pool, hd);
+    register_strip(cmd, hd);
+    return NULL;
+}
+
+const char *mtls_cmd_header_signature(cmd_parms *cmd, void *dcv,
+                                      const char *name, const char *path)
+{
+    mtls_hdr_dir_t *hd = dir_headers(cmd->pool, dcv);
+    const hdr_spec_t *h;
+    const char *err;
+
+    if ((err = make_spec(cmd->pool, name, NULL, &h))
+        || (err = mtls_watched_open(cmd, path, MTLS_FILE_HMAC_KEY,
+                                    &hd->sig_key))) {
+        return apr_pstrcat(cmd->pool, "MTLSHeaderSignature: ", err, NULL);
+    }
+    hd->sig = h;
+    derive(cmd->pool, hd);
+    register_strip(cmd, hd);
+    return NULL;
+}
+
+mtls_hdr_dir_t *mtls_headers_merge_dir(apr_pool_t *p, mtls_hdr_dir_t *base,
+                                       mtls_hdr_dir_t *add)
+{
+    mtls_hdr_dir_t *hd;
+    int i;
+
+    if (!base || !add) {
+        return add ? add : base;
+    }
+    hd = apr_pcalloc(p, sizeof(*hd));
+    hd->own = apr_array_append(p, base->own, add->own);
+    hd->standard = add->standard != -1 ? add->standard : base->standard;
+    hd->globs = apr_array_copy(p, base->globs);
+    for (i = 0; i < add->globs->nelts; i++) {
+        add_unique(hd->globs, APR_ARRAY_IDX(add->globs, i, const char *));
+    }
+    hd->sig = add->sig ? add->sig : base->sig;
+    hd->sig_key = add->sig ? add->sig_key : base->sig_key;
+    derive(p, hd);
+    return hd;
+}
+
+mtls_hdr_srv_t *mtls_headers_merge_srv(apr_pool_t *p, mtls_hdr_srv_t *base,
+                                       mtls_hdr_srv_t *add)
+{
+    mtls_hdr_srv_t *sh;
+    int i;
+
+    if (!base || !add) {
+        return add ? add : base;
+    }
+    sh = apr_pcalloc(p, sizeof(*sh));
+    sh->names = apr_array_copy(p, base->names);
+    sh->globs = apr_array_copy(p, base->globs);
+    for (i = 0; i < add->names->nelts; i++) {
+        add_unique(sh->names, APR_ARRAY_IDX(add->names, i, const char *));
+    }
+    for (i = 0; i < add->globs->nelts; i++) {
+        add_unique(sh->globs, APR_ARRAY_IDX(add->globs, i, const char *));
+    }
+    return sh;
+}
+
+/* ------------------------------------------------------------------- strip */
+
+typedef struct {
+    const apr_array_header_t *names, *globs;
+    apr_array_header_t *hits;    /* of const char *: names as sent */
+    apr_pool_t *pool;
+} strip_ctx_t;
+
+static int strip_one(void *data, const char *key, const char *value)
+{
+    strip_ctx_t *sc = data;
+    int i;
+
+    for (i = 0; i < sc->names->nelts; i++) {
+        if (mtls_hdr_name_is(APR_ARRAY_IDX(sc->names, i, const char *),
+                             key)) {
+            goto hit;
+        }
+    }
+    for (i = 0; sc->globs && i < sc->globs->nelts; i++) {
+        if (mtls_hdr_name_glob(APR_ARRAY_IDX(sc->globs, i, const char *),
+                               key)) {
+            goto hit;
+        }
+    }
+    return 1;
+hit:
+    if (!sc->hits) {
+        sc->hits = apr_array_make(sc->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->hits, const char *) = key;
+    return 1;
+}
+
+/* Remove every header matching @p names or @p globs from headers_in;
+ * returns the names as sent (NULL when none). */
+static apr_array_header_t *strip(request_rec *r,
+                                 const apr_array_header_t *names,
+                                 const apr_array_header_t *globs)
+{
+    strip_ctx_t sc = { names, globs, NULL, r->pool };
+    int i;
+
+    apr_table_do(strip_one, &sc, r->headers_in, NULL);
+    for (i = 0; sc.hits && i < sc.hits->nelts; i++) {
+        /* a copy: unset may drop the key string's entry */
+        apr_table_unset(r->headers_in, apr_pstrdup(r->pool,
+                        APR_ARRAY_IDX(sc.hits, i, const char *)));
+    }
+    return sc.hits;
+}
+
+#define RATELIMIT_KEY "mtls_authz_spoof_warnings"
+
+/* One warning per second per process at most; the next one says how
+ * many were held back. */
+typedef struct {
+    volatile apr_uint32_t second;
+    volatile apr_uint32_t held;
+} ratelimit_t;
+
+static void warn_spoof(request_rec *r, const apr_array_header_t *hits)
+{
+    ratelimit_t *rl = ap_retained_data_get(RATELIMIT_KEY);
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time), last;
+    const char *names = "";
+    int i;
+
+    if (!rl) {
+        return;
+    }
+    last = apr_atomic_read32(&rl->second);
+    if (last == now || apr_atomic_cas32(&rl->second, now, last) != last) {
+        apr_atomic_inc32(&rl->held);
+        return;
+    }
+    for (i = 0; i < hits->nelts && i < 8; i++) {
+        const char *n = APR_ARRAY_IDX(hits, i, const char *);
+        if (strlen(n) > 64) {
+            n = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, n, 64), "...",
+                            NULL);
+        }
+        names = apr_pstrcat(r->pool, names, i ? ", " : "",
+                            ap_escape_logitem(r->pool, n), NULL);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "MTLS4001: removed %d client-sent identity header(s) "
+                  "(%s%s) from %s: only this server sets them "
+                  "(%u more such warnings held back)", hits->nelts, names,
+                  hits->nelts > 8 ? ", ..." : "", r->useragent_ip,
+                  apr_atomic_xchg32(&rl->held, 0));
+}
+
+/* As soon as the request is read: the host-wide names, so nothing (not
+ * even server-level mod_rewrite or SetEnvIf) sees a forged value. */
+static int strip_early(request_rec *r)
+{
+    const mtls_srv_conf_t *sc = ap_get_module_config(r->server->module_config,
+                                                     &mtls_authz_module);
+    apr_array_header_t *hits;
+
+    if (!sc->headers) {
+        return DECLINED;
+    }
+    if ((hits = strip(r, sc->headers->names, sc->headers->globs))) {
+        warn_spoof(r, hits);
+    }
+    return DECLINED;
+}
+
+static int init_ratelimit(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    if (!ap_retained_data_get(RATELIMIT_KEY)) {
+        ap_retained_data_create(RATELIMIT_KEY, sizeof(ratelimit_t));
+    }
+    return OK;
+}
+
+/* -------------------------------------------------------------------- set */
+
+typedef struct {
+    int n;
+    const char **names;          /* as configured */
+    const char **lnames;         /* lower case, for the signature */
+    const char **values;
+} hdr_values_t;
+
+/* The chain the client sent (without its own certificate), as RFC 9440
+ * Client-Cert-Chain: byte sequences joined with ", ". */
+static const char *chain_value(request_rec *r, apr_pool_t *p)
+{
+    const char *out = NULL;
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        const char *pem = ap_ssl_var_lookup(r->pool, r->server, r->connection,
+                                            r, apr_psprintf(r->pool,
+                                            "SSL_CLIENT_CERT_CHAIN_%d", i));
+        BIO *bio;
+        X509 *x;
+        unsigned char *der = NULL;
+        int len;
+
+        if (!pem || !*pem) {
+            break;
+        }
+        bio = BIO_new_mem_buf(pem, -1);
+        x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        len = x ? i2d_X509(x, &der) : -1;
+        X509_free(x);
+        if (len <= 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MTLS4002: cannot "
+                          "read certificate %d of the client's chain; "
+                          "chain header left out", i);
+            return NULL;
+        }
+        out = apr_pstrcat(p, out ? out : "", out ? ", " : "",
+                          mtls_hdr_byteseq(p, der, len), NULL);
+        OPENSSL_free(der);
+    }
+    return out;
+}
+
+static const char *spec_value(request_rec *r, apr_pool_t *p,
+                              const hdr_spec_t *h, const mtls_identity_t *id,
+                              int names_ok)
+{
+    const mtls_cert_t *c = id->peer->cert;
+
+    switch (h->kind) {
+    case H_FIELD:
+        switch (h->field->kind) {
+        case MTLS_F_SUBJECT_ATTR:
+        case MTLS_F_ISSUER_ATTR:
+        case MTLS_F_SAN:
+            return mtls_hdr_list(p, mtls_field_values(p, h->field, c,
+                                                      r->request_time));
+        default: {
+            const char *v = mtls_field_first(p, h->field, c,
+                                             r->request_time);
+            return v && *v ? mtls_hdr_safe(p, v) : NULL;
+        }
+        }
+    case H_USER:
+        return names_ok && id->user ? mtls_hdr_safe(p, id->user) : NULL;
+    case H_GROUPS:
+        return names_ok ? mtls_hdr_list(p, id->groups) : NULL;
+    case H_STRENGTH:
+        return names_ok && (id->user || id->groups->nelts)
+               ? (id->strong ? "strong" : "weak") : NULL;
+    case H_SOURCE:
+        return names_ok && id->source ? id->source : NULL;
+    case H_LDAP_DN:
+        return id->ldap_dn ? mtls_hdr_safe(p, id->ldap_dn) : NULL;
+    case H_CERT:
+        return mtls_hdr_byteseq(p, c->der, c->der_len);
+    case H_CHAIN:
+        return chain_value(r, p);
+    case H_XFCC:
+        return mtls_hdr_xfcc(p, c);
+    case H_PEM:
+        return mtls_hdr_pem_escaped(p, c->der, c->der_len);
+    }
+    return NULL;
+}
+
+/* The headers of @p hd for @p id, in @p p. */
+static hdr_values_t *compute(request_rec *r, apr_pool_t *p,
+                             const mtls_hdr_dir_t *hd,
+                             const mtls_identity_t *id)
+{
+    hdr_values_t *hv = apr_pcalloc(p, sizeof(*hv));
+    int n = hd->effective->nelts, i;
+    /* Under MTLSRequireStrength strong a weak user is no user (SPEC §3). */
+    int names_ok = id->strong || !mtls_conf_require_strong(mtls_dir_conf(r));
+
+    hv->names = apr_palloc(p, sizeof(char *) * (n + 1));
+    hv->lnames = apr_palloc(p, sizeof(char *) * (n + 1));
+    hv->values = apr_palloc(p, sizeof(char *) * (n + 1));
+    for (i = 0; i < n; i++) {
+        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
+                                            const hdr_spec_t *);
+        const char *v = spec_value(r, p, h, id, names_ok);
+        if (!v || !*v) {
+            continue;
+        }
+        if (strlen(v) > MTLS_HDR_MAX_VALUE) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "MTLS4003: %s: the value for certificate sha256:%s "
+                          "is %" APR_SIZE_T_FMT " bytes, more than the %d "
+                          "a header may carry here; header left out",
+                          h->name, id->peer->cert->sha256, strlen(v),
+                          MTLS_HDR_MAX_VALUE);
+            continue;
+        }
+        hv->names[hv->n] = h->name;
+        hv->lnames[hv->n] = h->lname;
+        hv->values[hv->n] = v;
+        hv->n++;
+    }
+    return hv;
+}
+
+#define MEMO_KEY "mtls_authz_header_values"
+
+typedef struct {
+    const mtls_identity_t *id;
+    const mtls_hdr_dir_t *hd;
+    hdr_values_t *hv;
+} hdr_memo_t;
+
+/* The values for this identity and scope: worked out once per
+ * connection while both stay the same (an identity remembered by the
+ * connection lives in its pool, so its address is not reused). */
+static const hdr_values_t *values_for(request_rec *r,
+                                      const mtls_hdr_dir_t *hd,
+                                      const mtls_identity_t *id)
+{
+    conn_rec *c = r->connection;
+    hdr_memo_t *m = NULL;
+
+    if (id->pool == r->pool || hd->volatile_values) {
+        return compute(r, r->pool, hd, id);
+    }
+    apr_pool_userdata_get((void **)&m, MEMO_KEY, c->pool);
+    if (m && m->id == id && m->hd == hd) {
+        return m->hv;
+    }
+    if (!m) {
+        m = apr_pcalloc(c->pool, sizeof(*m));
+        apr_pool_userdata_setn(m, MEMO_KEY, NULL, c->pool);
+    }
+    /* The connection keeps one answer; the scope pointer is only stable
+     * when a single section configures headers, else we compute. */
+    if (m->hd && m->hd != hd) {
+        return compute(r, r->pool, hd, id);
+    }
+    m->hv = compute(r, c->pool, hd, id);
+    m->id = id;
+    m->hd = hd;
+    return m->hv;
+}
+
+static void sign(request_rec *r, const mtls_hdr_dir_t *hd,
+                 const hdr_values_t *hv)
+{
+    mtls_snapshot_t *snap = mtls_watched_acquire(hd->sig_key);
+    const char *sig = mtls_hdr_sign(r->pool, mtls_snapshot_data(snap),
+                                    apr_time_sec(r->request_time), r->method,
+                                    r->unparsed_uri, hv ? hv->lnames : NULL,
+                                    hv ? hv->values : NULL, hv ? hv->n : 0);
+    mtls_watched_release(hd->sig_key, snap);
+    if (!sig) {
+        /* Fail closed: the backend sees no signature and no identity. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MTLS4004: cannot "
+                      "compute the header signature; identity headers "
+                      "removed");
+        if (hv) {
+            int i;
+            for (i = 0; i < hv->n; i++) {
+                apr_table_unset(r->headers_in, hv->names[i]);
+            }
+        }
+        return;
+    }
+    apr_table_setn(r->headers_in, hd->sig->name, sig);
+}
+
+/* Fixups, before mod_rewrite's (per-directory rules, [P]), mod_headers'
+ * and the handler (mod_proxy, CGI): strip the scope's names again (an
+ * internal redirect or subrequest carries the headers of the request it
+ * came from) and set the values of this request's identity. */
+static int set_headers(request_rec *r)
+{
+    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
+    const mtls_hdr_dir_t *hd = dc->headers;
+    const mtls_identity_t *id;
+    const hdr_values_t *hv = NULL;
+    int i;
+
+    if (!hd || (!hd->strip->nelts && !hd->globs->nelts)) {
+        return DECLINED;
+    }
+    strip(r, hd->strip, hd->globs);
+    if (!hd->effective->nelts && !hd->sig) {
+        return DECLINED;
+    }
+    id = mtls_identity_get(r);
+    /* Values come only from a usable identity: a certificate mod_ssl
+     * verified, not deny-listed, that could be read. */
+    if (id->peer->state == MTLS_PEER_VERIFIED && id->peer->cert
+        && mtls_peer_reason(id) == MTLS_R_NONE) {
+        hv = values_for(r, hd, id);
+        for (i = 0; i < hv->n; i++) {
+            apr_table_addn(r->headers_in, hv->names[i], hv->values[i]);
+        }
+    }
+    if (hd->sig) {
+        sign(r, hd, hv);
+    }
+    return DECLINED;
+}
+
+void mtls_headers_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_us_not[] = { "mod_rewrite.c",
+                                                 "mod_headers.c", NULL };
+
+    ap_hook_post_config(init_ratelimit, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(strip_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(set_headers, NULL, before_us_not, APR_HOOK_FIRST);
+}
