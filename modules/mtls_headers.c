@@ -431,7 +431,10 @@ static void warn_spoof(request_rec *r, const apr_array_header_t *hits)
 }
 
 /* As soon as the request is read: the host-wide names, so nothing (not
- * even server-level mod_rewrite or SetEnvIf) sees a forged value. */
+ * even server-level mod_rewrite or SetEnvIf) sees a forged value.  An
+ * internal redirect runs this again on the headers of the request it
+ * came from: what it removes then is ours (fixups set them again), not a
+ * client's, so it is not worth a warning. */
 static int strip_early(request_rec *r)
 {
     const mtls_srv_conf_t *sc = ap_get_module_config(r->server->module_config,
@@ -441,7 +444,8 @@ static int strip_early(request_rec *r)
     if (!sc->headers) {
         return DECLINED;
     }
-    if ((hits = strip(r, sc->headers->names, sc->headers->globs))) {
+    if ((hits = strip(r, sc->headers->names, sc->headers->globs))
+        && !r->prev && !r->main) {
         warn_spoof(r, hits);
     }
     return DECLINED;
@@ -648,9 +652,10 @@ static void sign(request_rec *r, const mtls_hdr_dir_t *hd,
 }
 
 /* Fixups, before mod_rewrite's (per-directory rules, [P]), mod_headers'
- * and the handler (mod_proxy, CGI): strip the scope's names again (an
- * internal redirect or subrequest carries the headers of the request it
- * came from) and set the values of this request's identity. */
+ * and the handler (mod_proxy, CGI): strip the scope's names again (a
+ * subrequest carries a copy of the headers of the request it came from,
+ * and runs no post_read_request) and set the values of this request's
+ * identity. */
 static int set_headers(request_rec *r)
 {
     const mtls_dir_conf_t *dc = mtls_dir_conf(r);
