@@ -36,6 +36,13 @@ my $quoted   = spew("$dir/quoted.map",
                     qq{"issuer-serial:3C/CN=Lab Issuing CA,O=Lab" alice admins\n});
 my $unread   = spew("$dir/unreadable.map", "sha256:$c{alice}{sha256} alice\n");
 chmod 0000, $unread;
+# header signing keys (MTLSHeaderSignature): world-readable is refused
+my $wkey     = spew("$dir/world.key", "a-good-long-key-0123456789abcdef\n");
+chmod 0644, $wkey;
+my $gkey     = spew("$dir/good.key", "a-good-long-key-0123456789abcdef\n");
+chmod 0600, $gkey;
+my $skey     = spew("$dir/short.key", "\nshort\n");
+chmod 0600, $skey;
 
 # [name, config lines inside <Location /x>, what the message must name]
 # The bad line is always the LAST line of the location block; its config
@@ -72,6 +79,16 @@ my @cases = (
     ['deny list bad line',         ["MTLSDenyList $bad_deny"], "$bad_deny:4"],
     ['directory as map file',      ["MTLSUserMapFile $dir"], "$dir"],
     ['missing deny list',          ["MTLSDenyList $dir/nope.deny"], "$dir/nope.deny"],
+    ['unknown header field',       ['MTLSRequestHeader X-A nosuchfield']],
+    ['bad header name',            ['MTLSRequestHeader "X A" user']],
+    ['header carrying the request', ['MTLSRequestHeader Host user']],
+    ['MTLSRequestHeader one argument', ['MTLSRequestHeader X-A']],
+    ['bad MTLSRequestHeaders',     ['MTLSRequestHeaders all']],
+    ['strip glob that hits Host',  ['MTLSStripHeader X-* *']],
+    ['bad strip glob',             ['MTLSStripHeader X-(a)']],
+    ['world-readable key',         ["MTLSHeaderSignature X-Sig $wkey"], "$wkey: the key file is world-readable"],
+    ['short key',                  ["MTLSHeaderSignature X-Sig $skey"], "$skey:2: the key is 5 bytes"],
+    ['missing key',                ["MTLSHeaderSignature X-Sig $dir/nope.key"], "$dir/nope.key"],
 );
 # accepted at start-up: fields of SPEC §2 and the ap_expr variables of §9
 my @accepted = (
@@ -94,6 +111,13 @@ my @accepted = (
          'Require mtls-san uri:spiffe://x/* dns:*.example email:*@x ip:10.0.0.1 upn:a@b',
          "Require mtls-fingerprint sha256:$c{alice}{sha256} spki:$c{alice}{spki}", '</RequireAny>']],
     ['AuthType mtls', ['AuthType mtls', 'Require valid-user']],
+    (map { ["MTLSRequestHeader $_", ["MTLSRequestHeader X-V $_"]] }
+        qw(subject issuer subject:CN issuer:O san:email san:dns san:uri san:ip
+           san:upn serial sha256 spki not-after days-left verify user groups
+           strength source ldap-dn cert chain xfcc pem)),
+    ['identity headers, strip globs and a signature',
+        ['MTLSRequestHeaders standard', 'MTLSRequestHeader Client-Cert cert',
+         'MTLSStripHeader X-Remote-* Client-Cert*', "MTLSHeaderSignature X-MTLS-Signature $gkey"]],
 );
 
 my @server_cases = (
