@@ -78,7 +78,7 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-#define MAX_PATHS   8
+#define MAX_PATHS   16
 #define MAX_THREADS 32
 #define MAX_ROUNDS  64
 #define MAX_PIDS    16

@@ -13,6 +13,11 @@
 #   /san/       Require mtls-san uri:spiffe://lab.example/ns/prod/sa/*
 #               (same mapping in scope; not .../ns/prod/*: in a uri glob "*"
 #               never crosses "/", SPEC 6)
+#   /modheaders/ Require all granted + RequestHeader set X-TLS-Client-CN
+#               "%{SSL_CLIENT_S_DN}s" and X-TLS-Verified (the mod_headers way)
+#   /headers/   Require all granted + MTLSRequestHeaders standard (same
+#               mapping, so all eight standard headers are set)
+#   /signed/    the same + MTLSHeaderSignature
 #
 # No MTLS* directive applies to /granted/, /granted2/ or /expr/, so the
 # baseline carries none of the module's per-request work.
@@ -74,7 +79,7 @@ H2_STREAMS="${BENCH_H2_STREAMS:-500}"
 H2_ROUNDS="${BENCH_H2_ROUNDS:-6}"
 H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
 
-PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/)
+PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /modheaders/ /headers/ /signed/)
 declare -A REQUIRE=(
     [/granted/]="all granted"
     [/granted2/]="all granted (A/A control)"
@@ -82,6 +87,9 @@ declare -A REQUIRE=(
     [/expr/]="expr %{SSL_CLIENT_S_DN_CN} == 'alice'"
     [/group/]="mtls-group admins"
     [/san/]="mtls-san uri:spiffe://lab.example/ns/prod/sa/*"
+    [/modheaders/]="all granted + RequestHeader set (mod_headers)"
+    [/headers/]="all granted + MTLSRequestHeaders standard"
+    [/signed/]="all granted + MTLSRequestHeaders + Signature"
 )
 MODES=(ka new)
 declare -A MODE_NAME=([ka]="keep-alive" [new]="new TLS conn")
@@ -210,13 +218,14 @@ pick_htdocs() {
 write_conf() {
     local lm
     lm=$(mtls_loadmodules "$HTTPD" "$MODDIR" mpm_event authz_core authn_core \
-             ssl socache_shmcb mime dir http2) || die "a module httpd needs is missing"
+             ssl socache_shmcb mime dir http2 headers) || die "a module httpd needs is missing"
     local user=''
     [ -z "$RUN_USER" ] || user="User $RUN_USER"$'\n'"Group $RUN_GROUP"
     local types=/etc/mime.types
     [ -r "$types" ] || types=/dev/null
 
     printf 'admins: alice\n' >"$RUN/groups"
+    (umask 077; printf 'bench-signing-key-0123456789abcdef\n' >"$RUN/header.key")
 
     cat >"$CONF" <<EOF
 # Written by bench/run.sh; rewritten on every run.
@@ -295,6 +304,29 @@ DocumentRoot "$HTDOCS"
     MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
     MTLSGroupFile "$RUN/groups"
     Require mtls-san uri:spiffe://lab.example/ns/prod/sa/*
+</Location>
+# Identity headers for a backend (the static file stands in for it: the
+# cost measured is setting them). The usual mod_headers way, with no
+# module directive in scope, against the module's standard set (same
+# mapping as above, so X-Remote-User and X-Remote-Groups are set too),
+# and the same signed.
+<Location "/modheaders/">
+    RequestHeader set X-TLS-Client-CN "%{SSL_CLIENT_S_DN}s"
+    RequestHeader set X-TLS-Verified "%{SSL_CLIENT_VERIFY}s"
+    Require all granted
+</Location>
+<Location "/headers/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    MTLSRequestHeaders standard
+    Require all granted
+</Location>
+<Location "/signed/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    MTLSRequestHeaders standard
+    MTLSHeaderSignature X-MTLS-Signature "$RUN/header.key"
+    Require all granted
 </Location>
 # Not measured: proves the module decides (a group alice is not in -> 403).
 <Location "/nogroup/">
@@ -662,9 +694,9 @@ report() {
     say "  to 1-2%); i-ratio: granted's instr/req / this path's. All ratios: < 1 = slower or"
     say "  costlier than granted."
     say ""
-    printf '%-10s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' path Require mode req/s ratio "+-95%" \
+    printf '%-12s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' path Require mode req/s ratio "+-95%" \
         "srv us" "instr/req" "i-ratio"
-    printf '%-10s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' ---------- \
+    printf '%-12s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' ------------ \
         ---------------------------------------------- ------------ ------- ------ ------ \
         ------- --------- -------
     for mode in "${MODES[@]}"; do
@@ -704,7 +736,7 @@ report() {
                     if (p in ins && (base in ins) && ins[p] > 0) {
                         istr = sprintf("%9d %7.3f", ins[p], ins[base] / ins[p]); ir = ins[base] / ins[p] }
                     else { istr = sprintf("%9s %7s", "-", "-"); ir = "" }
-                    printf "%-10s %-46s %-12s %7.0f %6.3f %6s %7.1f %s\n", p, req[p], mode, x, ratio,
+                    printf "%-12s %-46s %-12s %7.0f %6.3f %6s %7.1f %s\n", p, req[p], mode, x, ratio,
                         (p == base ? "" : sprintf("%.3f", ci)), us, istr
                     printf "%s %s %.6f %.6f %s\n", key, p, ratio, ci, ir > "/dev/stderr"
                 }

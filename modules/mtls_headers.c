@@ -54,7 +54,6 @@ struct mtls_hdr_dir_t {
     /* Derived whenever the above change: */
     apr_array_header_t *effective;  /* of hdr_spec_t *: what is set */
     apr_array_header_t *strip;      /* of const char *: canonical names */
-    int volatile_values;            /* days-left: not cacheable */
 };
 
 struct mtls_hdr_srv_t {
@@ -130,7 +129,6 @@ static void derive(apr_pool_t *p, mtls_hdr_dir_t *hd)
 
     hd->effective = apr_array_make(p, 10, sizeof(const hdr_spec_t *));
     hd->strip = apr_array_make(p, 10, sizeof(const char *));
-    hd->volatile_values = 0;
     if (hd->standard == 1) {
         for (i = 0; standard_headers[i][0]; i++) {
             const hdr_spec_t *h;
@@ -157,9 +155,6 @@ static void derive(apr_pool_t *p, mtls_hdr_dir_t *hd)
         const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
                                             const hdr_spec_t *);
         APR_ARRAY_PUSH(hd->strip, const char *) = h->canon;
-        if (h->kind == H_FIELD && h->field->kind == MTLS_F_DAYS_LEFT) {
-            hd->volatile_values = 1;
-        }
     }
     if (hd->sig) {
         APR_ARRAY_PUSH(hd->strip, const char *) = hd->sig->canon;
@@ -549,81 +544,118 @@ static const char *spec_value(request_rec *r, apr_pool_t *p,
     return NULL;
 }
 
-/* The headers of @p hd for @p id, in @p p. */
-static hdr_values_t *compute(request_rec *r, apr_pool_t *p,
-                             const mtls_hdr_dir_t *hd,
-                             const mtls_identity_t *id)
+/* Values longer than a header may carry are left out, with a line that
+ * says so instead of a request the backend refuses. */
+static const char *capped(request_rec *r, const hdr_spec_t *h,
+                          const mtls_identity_t *id, const char *v)
 {
-    hdr_values_t *hv = apr_pcalloc(p, sizeof(*hv));
-    int n = hd->effective->nelts, i;
-    /* Under MTLSRequireStrength strong a weak user is no user (SPEC §3). */
-    int names_ok = id->strong || !mtls_conf_require_strong(mtls_dir_conf(r));
-
-    hv->names = apr_palloc(p, sizeof(char *) * (n + 1));
-    hv->lnames = apr_palloc(p, sizeof(char *) * (n + 1));
-    hv->values = apr_palloc(p, sizeof(char *) * (n + 1));
-    for (i = 0; i < n; i++) {
-        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
-                                            const hdr_spec_t *);
-        const char *v = spec_value(r, p, h, id, names_ok);
-        if (!v || !*v) {
-            continue;
-        }
-        if (strlen(v) > MTLS_HDR_MAX_VALUE) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          "MTLS4003: %s: the value for certificate sha256:%s "
-                          "is %" APR_SIZE_T_FMT " bytes, more than the %d "
-                          "a header may carry here; header left out",
-                          h->name, id->peer->cert->sha256, strlen(v),
-                          MTLS_HDR_MAX_VALUE);
-            continue;
-        }
-        hv->names[hv->n] = h->name;
-        hv->lnames[hv->n] = h->lname;
-        hv->values[hv->n] = v;
-        hv->n++;
+    if (!v || !*v) {
+        return NULL;
     }
-    return hv;
+    if (strlen(v) > MTLS_HDR_MAX_VALUE) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "MTLS4003: %s: the value for certificate sha256:%s "
+                      "is %" APR_SIZE_T_FMT " bytes, more than the %d "
+                      "a header may carry here; header left out",
+                      h->name, id->peer->cert->sha256, strlen(v),
+                      MTLS_HDR_MAX_VALUE);
+        return NULL;
+    }
+    return v;
+}
+
+/* Whether a spec's value depends on the certificate alone (and not on
+ * the clock), so it can be kept for the connection. */
+static int from_cert_alone(const hdr_spec_t *h)
+{
+    if (h->kind == H_FIELD) {
+        return h->field->kind != MTLS_F_DAYS_LEFT;
+    }
+    return h->kind == H_CERT || h->kind == H_CHAIN || h->kind == H_XFCC
+           || h->kind == H_PEM;
 }
 
 #define MEMO_KEY "mtls_authz_header_values"
 
+/* The certificate's values for one scope, kept by the connection. */
 typedef struct {
-    const mtls_identity_t *id;
+    const mtls_peer_t *peer;     /* lives as long as the connection */
     const mtls_hdr_dir_t *hd;
-    hdr_values_t *hv;
+    const char **values;         /* by index in hd->effective; NULL: none */
 } hdr_memo_t;
 
-/* The values for this identity and scope: worked out once per
- * connection while both stay the same (an identity remembered by the
- * connection lives in its pool, so its address is not reused). */
-static const hdr_values_t *values_for(request_rec *r,
-                                      const mtls_hdr_dir_t *hd,
-                                      const mtls_identity_t *id)
+static const char **cert_values(request_rec *r, apr_pool_t *p,
+                                const mtls_hdr_dir_t *hd,
+                                const mtls_identity_t *id)
+{
+    int n = hd->effective->nelts, i;
+    const char **v = apr_pcalloc(p, sizeof(char *) * (n + 1));
+
+    for (i = 0; i < n; i++) {
+        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
+                                            const hdr_spec_t *);
+        if (from_cert_alone(h)) {
+            v[i] = capped(r, h, id, spec_value(r, p, h, id, 0));
+        }
+    }
+    return v;
+}
+
+/* The certificate-derived values (cert, chain, pem, DNs ...) are worked
+ * out once per connection, certificate and scope: the peer is kept by
+ * the connection and replaced (never reused) when the certificate
+ * changes, so its address identifies it.  A connection that moves
+ * between scopes with their own header settings computes the others per
+ * request. */
+static const char **cert_values_for(request_rec *r, const mtls_hdr_dir_t *hd,
+                                    const mtls_identity_t *id)
 {
     conn_rec *c = r->connection;
     hdr_memo_t *m = NULL;
 
-    if (id->pool == r->pool || hd->volatile_values) {
-        return compute(r, r->pool, hd, id);
-    }
     apr_pool_userdata_get((void **)&m, MEMO_KEY, c->pool);
-    if (m && m->id == id && m->hd == hd) {
-        return m->hv;
+    if (m && m->peer == id->peer && m->hd == hd) {
+        return m->values;
     }
     if (!m) {
         m = apr_pcalloc(c->pool, sizeof(*m));
         apr_pool_userdata_setn(m, MEMO_KEY, NULL, c->pool);
     }
-    /* The connection keeps one answer; the scope pointer is only stable
-     * when a single section configures headers, else we compute. */
-    if (m->hd && m->hd != hd) {
-        return compute(r, r->pool, hd, id);
+    else if (m->peer == id->peer) {
+        return cert_values(r, r->pool, hd, id);
     }
-    m->hv = compute(r, c->pool, hd, id);
-    m->id = id;
+    m->values = cert_values(r, c->pool, hd, id);
+    m->peer = id->peer;
     m->hd = hd;
-    return m->hv;
+    return m->values;
+}
+
+/* The headers of @p hd for @p id, in order. */
+static hdr_values_t *compute(request_rec *r, const mtls_hdr_dir_t *hd,
+                             const mtls_identity_t *id)
+{
+    hdr_values_t *hv = apr_pcalloc(r->pool, sizeof(*hv));
+    int n = hd->effective->nelts, i;
+    /* Under MTLSRequireStrength strong a weak user is no user (SPEC §3). */
+    int names_ok = id->strong || !mtls_conf_require_strong(mtls_dir_conf(r));
+    const char **kept = cert_values_for(r, hd, id);
+
+    hv->names = apr_palloc(r->pool, sizeof(char *) * (n + 1));
+    hv->lnames = apr_palloc(r->pool, sizeof(char *) * (n + 1));
+    hv->values = apr_palloc(r->pool, sizeof(char *) * (n + 1));
+    for (i = 0; i < n; i++) {
+        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
+                                            const hdr_spec_t *);
+        const char *v = from_cert_alone(h) ? kept[i]
+            : capped(r, h, id, spec_value(r, r->pool, h, id, names_ok));
+        if (v) {
+            hv->names[hv->n] = h->name;
+            hv->lnames[hv->n] = h->lname;
+            hv->values[hv->n] = v;
+            hv->n++;
+        }
+    }
+    return hv;
 }
 
 static void sign(request_rec *r, const mtls_hdr_dir_t *hd,
@@ -676,7 +708,7 @@ static int set_headers(request_rec *r)
      * verified, not deny-listed, that could be read. */
     if (id->peer->state == MTLS_PEER_VERIFIED && id->peer->cert
         && mtls_peer_reason(id) == MTLS_R_NONE) {
-        hv = values_for(r, hd, id);
+        hv = compute(r, hd, id);
         for (i = 0; i < hv->n; i++) {
             apr_table_addn(r->headers_in, hv->names[i], hv->values[i]);
         }
