@@ -263,6 +263,84 @@ int mtls_hdr_name_glob(const char *glob, const char *name)
     return glob_at(glob, name);
 }
 
+void mtls_hdr_first_add(unsigned char first[256], const char *canon)
+{
+    if (canon[0] == '*') {
+        memset(first, 1, 256);
+    }
+    else {
+        first[(unsigned char)canon[0]] = 1;
+    }
+}
+
+int mtls_hdr_maybe(const unsigned char first[256], const char *name)
+{
+    return first[(unsigned char)canon_char((unsigned char)name[0])];
+}
+
+static apr_status_t free_md_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+    return APR_SUCCESS;
+}
+
+/* Absorb the padded key into the inner and outer SHA-256 states once. */
+static void prepare_key(apr_pool_t *p, mtls_hdr_key_t *k)
+{
+    unsigned char block[64], pad[64];
+    unsigned int n;
+    EVP_MD_CTX *in = EVP_MD_CTX_new(), *out = EVP_MD_CTX_new();
+    int i, ok;
+
+    memset(block, 0, sizeof(block));
+    if (k->len > sizeof(block)) {
+        ok = EVP_Digest(k->key, k->len, block, &n, EVP_sha256(), NULL);
+    }
+    else {
+        memcpy(block, k->key, k->len);
+        ok = 1;
+    }
+    for (i = 0; i < 64; i++) {
+        pad[i] = block[i] ^ 0x36;
+    }
+    ok = ok && in && out && EVP_DigestInit_ex(in, EVP_sha256(), NULL)
+         && EVP_DigestUpdate(in, pad, 64);
+    for (i = 0; i < 64; i++) {
+        pad[i] = block[i] ^ 0x5c;
+    }
+    ok = ok && EVP_DigestInit_ex(out, EVP_sha256(), NULL)
+         && EVP_DigestUpdate(out, pad, 64);
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok) {
+        EVP_MD_CTX_free(in);
+        EVP_MD_CTX_free(out);
+        return;     /* mtls_hdr_sign() falls back to HMAC() */
+    }
+    k->inner = in;
+    k->outer = out;
+    apr_pool_cleanup_register(p, in, free_md_ctx, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, out, free_md_ctx, apr_pool_cleanup_null);
+}
+
+/* HMAC-SHA256 from the prepared states; 0 on failure. */
+static int prepared_hmac(const mtls_hdr_key_t *key, const char *in,
+                         unsigned char *mac, unsigned int *maclen)
+{
+    unsigned char ih[EVP_MAX_MD_SIZE];
+    unsigned int ihlen;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_MD_CTX_copy_ex(c, key->inner)
+             && EVP_DigestUpdate(c, in, strlen(in))
+             && EVP_DigestFinal_ex(c, ih, &ihlen)
+             && EVP_MD_CTX_copy_ex(c, key->outer)
+             && EVP_DigestUpdate(c, ih, ihlen)
+             && EVP_DigestFinal_ex(c, mac, maclen);
+
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
 const char *mtls_hdr_key_parse(apr_pool_t *p, const char *fname,
                                const char *text, mtls_hdr_key_t **out)
 {
@@ -298,9 +376,10 @@ const char *mtls_hdr_key_parse(apr_pool_t *p, const char *fname,
                             "are needed (e.g. openssl rand -hex 32)", fname,
                             key_line, (int)(end - start), MTLS_HDR_KEY_MIN);
     }
-    k = apr_palloc(p, sizeof(*k));
+    k = apr_pcalloc(p, sizeof(*k));
     k->key = (const unsigned char *)apr_pstrmemdup(p, start, end - start);
     k->len = end - start;
+    prepare_key(p, k);
     *out = k;
     return NULL;
 }
@@ -350,8 +429,10 @@ const char *mtls_hdr_sign(apr_pool_t *p, const mtls_hdr_key_t *key,
     int sl, i;
     apr_size_t hl = 1;
 
-    if (!HMAC(EVP_sha256(), key->key, (int)key->len,
-              (const unsigned char *)in, strlen(in), mac, &maclen)) {
+    if (key->inner ? !prepared_hmac(key, in, mac, &maclen)
+                   : !HMAC(EVP_sha256(), key->key, (int)key->len,
+                           (const unsigned char *)in, strlen(in), mac,
+                           &maclen)) {
         return NULL;
     }
     sig = b64(p, mac, maclen, &sl);

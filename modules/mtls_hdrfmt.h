@@ -70,11 +70,25 @@ int mtls_hdr_name_is(const char *canon, const char *name);
 /** True when @p name (as sent) matches the canonical glob @p glob. */
 int mtls_hdr_name_glob(const char *glob, const char *name);
 
+/**
+ * A quick first test for a set of canonical names and globs: @p first
+ * has a 1 for every canonical first character (all 1 once a glob starts
+ * with '*').  mtls_hdr_maybe() says whether a name as sent can match at
+ * all, so the full comparison runs only for the few that might.
+ */
+void mtls_hdr_first_add(unsigned char first[256], const char *canon);
+
+/** False when no name or glob of @p first can match @p name. */
+int mtls_hdr_maybe(const unsigned char first[256], const char *name);
+
 /* A signing key (MTLSHeaderSignature): the first line of the key file,
  * white space around it trimmed. */
 typedef struct {
     const unsigned char *key;
     apr_size_t len;
+    /* SHA-256 with the padded key already absorbed (RFC 2104 inner and
+     * outer), so a request hashes only its own text; NULL: use HMAC(). */
+    void *inner, *outer;         /* EVP_MD_CTX *, freed with the pool */
 } mtls_hdr_key_t;
 
 /* Shorter keys are refused: 16 bytes is the least HMAC-SHA256 wants

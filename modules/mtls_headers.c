@@ -50,15 +50,19 @@ struct mtls_hdr_dir_t {
     int standard;                /* -1 unset, 0 off, 1 standard */
     apr_array_header_t *globs;   /* of const char *, canonical */
     const hdr_spec_t *sig;       /* MTLSHeaderSignature's name, or NULL */
+    const apr_array_header_t *std_specs;  /* the standard set, made once at
+                                             configuration time */
     mtls_watched_t *sig_key;
     /* Derived whenever the above change: */
     apr_array_header_t *effective;  /* of hdr_spec_t *: what is set */
     apr_array_header_t *strip;      /* of const char *: canonical names */
+    unsigned char first[256];       /* mtls_hdr_maybe() of strip + globs */
 };
 
 struct mtls_hdr_srv_t {
     apr_array_header_t *names;   /* of const char *, canonical, unique */
     apr_array_header_t *globs;
+    unsigned char first[256];    /* mtls_hdr_maybe() of names + globs */
 };
 
 /* Headers the module must never set or strip: they carry the request
@@ -130,11 +134,7 @@ static void derive(apr_pool_t *p, mtls_hdr_dir_t *hd)
     hd->effective = apr_array_make(p, 10, sizeof(const hdr_spec_t *));
     hd->strip = apr_array_make(p, 10, sizeof(const char *));
     if (hd->standard == 1) {
-        for (i = 0; standard_headers[i][0]; i++) {
-            const hdr_spec_t *h;
-            make_spec(p, standard_headers[i][0], standard_headers[i][1], &h);
-            APR_ARRAY_PUSH(hd->effective, const hdr_spec_t *) = h;
-        }
+        apr_array_cat(hd->effective, hd->std_specs);
     }
     for (i = 0; hd->own && i < hd->own->nelts; i++) {
         const hdr_spec_t *h = APR_ARRAY_IDX(hd->own, i, const hdr_spec_t *);
@@ -158,6 +158,30 @@ static void derive(apr_pool_t *p, mtls_hdr_dir_t *hd)
     }
     if (hd->sig) {
         APR_ARRAY_PUSH(hd->strip, const char *) = hd->sig->canon;
+    }
+    memset(hd->first, 0, sizeof(hd->first));
+    for (i = 0; i < hd->strip->nelts; i++) {
+        mtls_hdr_first_add(hd->first, APR_ARRAY_IDX(hd->strip, i,
+                                                    const char *));
+    }
+    for (i = 0; i < hd->globs->nelts; i++) {
+        mtls_hdr_first_add(hd->first, APR_ARRAY_IDX(hd->globs, i,
+                                                    const char *));
+    }
+}
+
+static void srv_first(mtls_hdr_srv_t *sh)
+{
+    int i;
+
+    memset(sh->first, 0, sizeof(sh->first));
+    for (i = 0; i < sh->names->nelts; i++) {
+        mtls_hdr_first_add(sh->first, APR_ARRAY_IDX(sh->names, i,
+                                                    const char *));
+    }
+    for (i = 0; i < sh->globs->nelts; i++) {
+        mtls_hdr_first_add(sh->first, APR_ARRAY_IDX(sh->globs, i,
+                                                    const char *));
     }
 }
 
@@ -211,6 +235,7 @@ static void register_strip(cmd_parms *cmd, const mtls_hdr_dir_t *hd)
     for (i = 0; i < hd->globs->nelts; i++) {
         add_unique(sh->globs, APR_ARRAY_IDX(hd->globs, i, const char *));
     }
+    srv_first(sh);
 }
 
 const char *mtls_cmd_request_header(cmd_parms *cmd, void *dcv,
@@ -235,6 +260,16 @@ const char *mtls_cmd_request_headers(cmd_parms *cmd, void *dcv,
     mtls_hdr_dir_t *hd = dir_headers(cmd->pool, dcv);
 
     if (!strcasecmp(arg, "standard")) {
+        apr_array_header_t *std = apr_array_make(cmd->pool, 8,
+                                                 sizeof(const hdr_spec_t *));
+        int i;
+        for (i = 0; standard_headers[i][0]; i++) {
+            const hdr_spec_t *h;
+            make_spec(cmd->pool, standard_headers[i][0],
+                      standard_headers[i][1], &h);
+            APR_ARRAY_PUSH(std, const hdr_spec_t *) = h;
+        }
+        hd->std_specs = std;
         hd->standard = 1;
     }
     else if (!strcasecmp(arg, "off")) {
@@ -301,6 +336,7 @@ mtls_hdr_dir_t *mtls_headers_merge_dir(apr_pool_t *p, mtls_hdr_dir_t *base,
     hd = apr_pcalloc(p, sizeof(*hd));
     hd->own = apr_array_append(p, base->own, add->own);
     hd->standard = add->standard != -1 ? add->standard : base->standard;
+    hd->std_specs = add->std_specs ? add->std_specs : base->std_specs;
     hd->globs = apr_array_copy(p, base->globs);
     for (i = 0; i < add->globs->nelts; i++) {
         add_unique(hd->globs, APR_ARRAY_IDX(add->globs, i, const char *));
@@ -329,59 +365,51 @@ mtls_hdr_srv_t *mtls_headers_merge_srv(apr_pool_t *p, mtls_hdr_srv_t *base,
     for (i = 0; i < add->globs->nelts; i++) {
         add_unique(sh->globs, APR_ARRAY_IDX(add->globs, i, const char *));
     }
+    srv_first(sh);
     return sh;
 }
 
 /* ------------------------------------------------------------------- strip */
 
-typedef struct {
-    const apr_array_header_t *names, *globs;
-    apr_array_header_t *hits;    /* of const char *: names as sent */
-    apr_pool_t *pool;
-} strip_ctx_t;
-
-static int strip_one(void *data, const char *key, const char *value)
-{
-    strip_ctx_t *sc = data;
-    int i;
-
-    for (i = 0; i < sc->names->nelts; i++) {
-        if (mtls_hdr_name_is(APR_ARRAY_IDX(sc->names, i, const char *),
-                             key)) {
-            goto hit;
-        }
-    }
-    for (i = 0; sc->globs && i < sc->globs->nelts; i++) {
-        if (mtls_hdr_name_glob(APR_ARRAY_IDX(sc->globs, i, const char *),
-                               key)) {
-            goto hit;
-        }
-    }
-    return 1;
-hit:
-    if (!sc->hits) {
-        sc->hits = apr_array_make(sc->pool, 4, sizeof(const char *));
-    }
-    APR_ARRAY_PUSH(sc->hits, const char *) = key;
-    return 1;
-}
-
 /* Remove every header matching @p names or @p globs from headers_in;
- * returns the names as sent (NULL when none). */
+ * returns the names as sent (NULL when none).  Most requests carry no
+ * header that could match: one look at the first character each. */
 static apr_array_header_t *strip(request_rec *r,
                                  const apr_array_header_t *names,
-                                 const apr_array_header_t *globs)
+                                 const apr_array_header_t *globs,
+                                 const unsigned char first[256])
 {
-    strip_ctx_t sc = { names, globs, NULL, r->pool };
-    int i;
+    const apr_array_header_t *t = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)t->elts;
+    apr_array_header_t *hits = NULL;
+    int i, j;
 
-    apr_table_do(strip_one, &sc, r->headers_in, NULL);
-    for (i = 0; sc.hits && i < sc.hits->nelts; i++) {
-        /* a copy: unset may drop the key string's entry */
-        apr_table_unset(r->headers_in, apr_pstrdup(r->pool,
-                        APR_ARRAY_IDX(sc.hits, i, const char *)));
+    for (i = 0; i < t->nelts; i++) {
+        const char *key = e[i].key;
+        int hit = 0;
+        if (!key || !mtls_hdr_maybe(first, key)) {
+            continue;
+        }
+        for (j = 0; !hit && j < names->nelts; j++) {
+            hit = mtls_hdr_name_is(APR_ARRAY_IDX(names, j, const char *),
+                                   key);
+        }
+        for (j = 0; !hit && j < globs->nelts; j++) {
+            hit = mtls_hdr_name_glob(APR_ARRAY_IDX(globs, j, const char *),
+                                     key);
+        }
+        if (hit) {
+            if (!hits) {
+                hits = apr_array_make(r->pool, 4, sizeof(const char *));
+            }
+            APR_ARRAY_PUSH(hits, const char *) = apr_pstrdup(r->pool, key);
+        }
     }
-    return sc.hits;
+    /* after the walk: unset changes the table under it */
+    for (i = 0; hits && i < hits->nelts; i++) {
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(hits, i, const char *));
+    }
+    return hits;
 }
 
 #define RATELIMIT_KEY "mtls_authz_spoof_warnings"
@@ -439,7 +467,8 @@ static int strip_early(request_rec *r)
     if (!sc->headers) {
         return DECLINED;
     }
-    if ((hits = strip(r, sc->headers->names, sc->headers->globs))
+    if ((hits = strip(r, sc->headers->names, sc->headers->globs,
+                      sc->headers->first))
         && !r->prev && !r->main) {
         warn_spoof(r, hits);
     }
@@ -577,11 +606,15 @@ static int from_cert_alone(const hdr_spec_t *h)
 
 #define MEMO_KEY "mtls_authz_header_values"
 
-/* The certificate's values for one scope, kept by the connection. */
+/* The certificate's values for one list of headers, kept by the
+ * connection.  The list is compared by its specs, which live as long as
+ * the configuration: a scope merged per request has a new address every
+ * time but the same specs. */
 typedef struct {
     const mtls_peer_t *peer;     /* lives as long as the connection */
-    const mtls_hdr_dir_t *hd;
-    const char **values;         /* by index in hd->effective; NULL: none */
+    const hdr_spec_t **specs;    /* a copy of the effective list */
+    int n;
+    const char **values;         /* by index in the list; NULL: none */
 } hdr_memo_t;
 
 static const char **cert_values(request_rec *r, apr_pool_t *p,
@@ -602,10 +635,10 @@ static const char **cert_values(request_rec *r, apr_pool_t *p,
 }
 
 /* The certificate-derived values (cert, chain, pem, DNs ...) are worked
- * out once per connection, certificate and scope: the peer is kept by
- * the connection and replaced (never reused) when the certificate
- * changes, so its address identifies it.  A connection that moves
- * between scopes with their own header settings computes the others per
+ * out once per connection, certificate and list of headers: the peer is
+ * kept by the connection and replaced (never reused) when the
+ * certificate changes, so its address identifies it.  A connection that
+ * moves between scopes with different lists computes the others per
  * request. */
 static const char **cert_values_for(request_rec *r, const mtls_hdr_dir_t *hd,
                                     const mtls_identity_t *id)
@@ -613,8 +646,12 @@ static const char **cert_values_for(request_rec *r, const mtls_hdr_dir_t *hd,
     conn_rec *c = r->connection;
     hdr_memo_t *m = NULL;
 
+    const apr_array_header_t *e = hd->effective;
+    apr_size_t size = sizeof(const hdr_spec_t *) * e->nelts;
+
     apr_pool_userdata_get((void **)&m, MEMO_KEY, c->pool);
-    if (m && m->peer == id->peer && m->hd == hd) {
+    if (m && m->peer == id->peer && m->n == e->nelts
+        && !memcmp(m->specs, e->elts, size)) {
         return m->values;
     }
     if (!m) {
@@ -625,8 +662,9 @@ static const char **cert_values_for(request_rec *r, const mtls_hdr_dir_t *hd,
         return cert_values(r, r->pool, hd, id);
     }
     m->values = cert_values(r, c->pool, hd, id);
+    m->specs = apr_pmemdup(c->pool, e->elts, size ? size : 1);
+    m->n = e->nelts;
     m->peer = id->peer;
-    m->hd = hd;
     return m->values;
 }
 
@@ -699,7 +737,7 @@ static int set_headers(request_rec *r)
     if (!hd || (!hd->strip->nelts && !hd->globs->nelts)) {
         return DECLINED;
     }
-    strip(r, hd->strip, hd->globs);
+    strip(r, hd->strip, hd->globs, hd->first);
     if (!hd->effective->nelts && !hd->sig) {
         return DECLINED;
     }

@@ -4,6 +4,9 @@
 #include "unit.h"
 #include "mtls_hdrfmt.h"
 
+/* printf '1\nGET\n/\n' | openssl dgst -sha256 -hmac "$(printf 'k%.0s' $(seq 100))" */
+#define LONGKEY_SIG "61uWjGDnX2mGReIW-IF_cIk3Wr-k64zhFvktAc0P8PE"
+
 static apr_array_header_t *list(apr_pool_t *p, const char *const *v)
 {
     apr_array_header_t *a = apr_array_make(p, 4, sizeof(const char *));
@@ -112,6 +115,25 @@ static void test_names(apr_pool_t *p)
     CHECK(mtls_hdr_name_glob(c, "client_cert_chain"));
 }
 
+static void test_first(apr_pool_t *p)
+{
+    unsigned char first[256];
+
+    memset(first, 0, sizeof(first));
+    mtls_hdr_first_add(first, "x-remote-user");
+    mtls_hdr_first_add(first, "client-cert*");
+    CHECK(mtls_hdr_maybe(first, "X_Remote_User"));
+    CHECK(mtls_hdr_maybe(first, "x-anything"));
+    CHECK(mtls_hdr_maybe(first, "Client_Cert"));
+    CHECK(!mtls_hdr_maybe(first, "Host"));
+    CHECK(!mtls_hdr_maybe(first, "User-Agent"));
+    CHECK(!mtls_hdr_maybe(first, ""));
+    mtls_hdr_first_add(first, "-x");
+    CHECK(mtls_hdr_maybe(first, "_x"));
+    mtls_hdr_first_add(first, "*-tls-*");
+    CHECK(mtls_hdr_maybe(first, "Host"));
+}
+
 static void test_key(apr_pool_t *p)
 {
     mtls_hdr_key_t *k;
@@ -144,6 +166,24 @@ static void test_sign(apr_pool_t *p)
               "sig=QOHUm5v0Bw2oTGV3QtkV93BoCCFBQN5qWVcTqhjghI4");
     CHECK_STR(mtls_hdr_sign(p, &key, 1700000000, "GET", "/", NULL, NULL, 0),
               "t=1700000000;h=;sig=JqefBQyum8DWy1OxxA8txHVepGntUc1QB7TbEL-_lmU");
+    /* a parsed key signs from its prepared states: the same answers */
+    {
+        mtls_hdr_key_t *k;
+        char longkey[101];
+        CHECK(!mtls_hdr_key_parse(p, "k", "0123456789abcdef0123456789abcdef\n",
+                                  &k));
+        CHECK(k && k->inner && k->outer);
+        CHECK_STR(mtls_hdr_sign(p, k, 1700000000, "GET", "/px/a?b=1", names,
+                                values, 2),
+                  "t=1700000000;h=x-remote-user,x-tls-client-dn;"
+                  "sig=QOHUm5v0Bw2oTGV3QtkV93BoCCFBQN5qWVcTqhjghI4");
+        /* longer than a SHA-256 block: the key is hashed first (RFC 2104) */
+        memset(longkey, 'k', 100);
+        longkey[100] = '\0';
+        CHECK(!mtls_hdr_key_parse(p, "k", longkey, &k));
+        CHECK_STR(mtls_hdr_sign(p, k, 1, "GET", "/", NULL, NULL, 0),
+                  "t=1;h=;sig=" LONGKEY_SIG);
+    }
 }
 
 void test_hdrfmt(apr_pool_t *p)
@@ -152,6 +192,7 @@ void test_hdrfmt(apr_pool_t *p)
     test_pem(p);
     test_xfcc(p);
     test_names(p);
+    test_first(p);
     test_key(p);
     test_sign(p);
 }
