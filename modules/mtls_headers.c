@@ -5,6 +5,7 @@
 
 #include "apr_strings.h"
 #include "apr_atomic.h"
+#include "apr_shm.h"
 #include "http_core.h"
 #include "http_request.h"
 #include "http_protocol.h"
@@ -414,16 +415,23 @@ static apr_array_header_t *strip(request_rec *r,
 
 #define RATELIMIT_KEY "mtls_authz_spoof_warnings"
 
-/* One warning per second per process at most; the next one says how
- * many were held back. */
+/* One warning per second for the whole server at most (the counters sit
+ * in memory shared by every child process); the next one says how many
+ * were held back. */
 typedef struct {
     volatile apr_uint32_t second;
     volatile apr_uint32_t held;
 } ratelimit_t;
 
+/* Where this configuration generation's shared counters are. */
+typedef struct {
+    ratelimit_t *shared;
+} ratelimit_ref_t;
+
 static void warn_spoof(request_rec *r, const apr_array_header_t *hits)
 {
-    ratelimit_t *rl = ap_retained_data_get(RATELIMIT_KEY);
+    ratelimit_ref_t *ref = ap_retained_data_get(RATELIMIT_KEY);
+    ratelimit_t *rl = ref ? ref->shared : NULL;
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time), last;
     const char *names = "";
     int i;
@@ -478,8 +486,21 @@ static int strip_early(request_rec *r)
 static int init_ratelimit(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
-    if (!ap_retained_data_get(RATELIMIT_KEY)) {
-        ap_retained_data_create(RATELIMIT_KEY, sizeof(ratelimit_t));
+    ratelimit_ref_t *ref = ap_retained_data_get(RATELIMIT_KEY);
+    apr_shm_t *shm;
+
+    if (!ref) {
+        ref = ap_retained_data_create(RATELIMIT_KEY, sizeof(*ref));
+    }
+    /* Anonymous, so the children forked from here share it; it goes with
+     * this generation's pool.  Without it, each process limits itself. */
+    if (apr_shm_create(&shm, sizeof(ratelimit_t), NULL, pconf)
+        == APR_SUCCESS) {
+        ref->shared = apr_shm_baseaddr_get(shm);
+        memset(ref->shared, 0, sizeof(ratelimit_t));
+    }
+    else {
+        ref->shared = apr_pcalloc(pconf, sizeof(ratelimit_t));
     }
     return OK;
 }

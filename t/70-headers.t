@@ -24,7 +24,7 @@ my $verifier = "$t_dir/../scripts/mtls-verify-signature";
 my $key  = "$ENV{MTLS_T_RUN}/hdr.key";
 my $tmp  = tempdir(CLEANUP => 1);
 
-plan tests => 243;
+plan tests => 245;
 
 # ---- an HTTP/1.1 client that sends exactly these bytes ------------------
 # (LWP would rewrite '_' to '-' and fold the case of header names)
@@ -201,6 +201,21 @@ sub no_evil {
     like($l[0] // '', qr/from 127\.0\.0\.1/, 'spoof: the warning names the client address');
     like($l[0] // '', qr/X_Remote_User/, 'spoof: the warning names a header as sent');
     unlike(join("\n", log_wait($mark, qr/evil/, 0.3)), qr/evil/, 'spoof: no value in the error log');
+
+    # rate limit: one line a second for the whole server (every process)
+    sleep 1.05;
+    $mark = log_mark();
+    raw('', 'GET', '/px/flood', 'X-Remote-User: evil') for 1 .. 6;
+    sleep 1.05;
+    raw('', 'GET', '/px/flood', 'X-Remote-User: evil');
+    @l = log_wait($mark, qr/MTLS4001: /);
+    sleep 0.3;
+    @l = log_wait($mark, qr/MTLS4001: /);
+    # the six quick ones fall in one second, or two on a slow machine
+    ok(@l >= 2 && @l <= 4, 'rate limit: 7 spoofed requests, at most one line a second (' . scalar(@l) . ')');
+    my $held = 0;
+    $held += (/\((\d+) more such warnings held back\)/)[0] // 0 for @l[1 .. $#l];
+    is($held, 7 - @l, 'rate limit: the following lines count those held back');
 
     ($code, $body) = raw('', 'GET', '/px/spoof', @spoof);
     is($code, 200, 'spoof: no certificate, proxied');
