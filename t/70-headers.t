@@ -24,7 +24,7 @@ my $verifier = "$t_dir/../scripts/mtls-verify-signature";
 my $key  = "$ENV{MTLS_T_RUN}/hdr.key";
 my $tmp  = tempdir(CLEANUP => 1);
 
-plan tests => 245;
+plan tests => 247;
 
 # ---- an HTTP/1.1 client that sends exactly these bytes ------------------
 # (LWP would rewrite '_' to '-' and fold the case of header names)
@@ -150,6 +150,15 @@ for my $who (sort keys %certs) {
     is($code, 200, 'no certificate: proxied');
     is(scalar(grep { $_->[0] =~ /^X-(TLS|Remote|Cert|Chain|Xfcc|Pem|San|OU|Issuer|Spki|Not|Strength|Source|Ldap)/i } @$h), 0,
        'no certificate: no identity header') or diag($body);
+}
+
+# ---- MTLSRequireStrength strong: a weak user is no user -------------------
+{
+    my ($code, $body) = raw('alice', 'GET', '/pxstrong/x');
+    my (undef, $h) = parse_echo($body);
+    is(join('|', values_of($h, 'X-TLS-Client-CN')), 'alice', 'strong required: certificate fields still set');
+    is(scalar(values_of($h, 'X-Remote-User')) + scalar(values_of($h, 'X-Remote-Groups')), 0,
+       'strong required: no X-Remote-User or X-Remote-Groups from a weak mapping');
 }
 
 # ---- a client that sends no chain: no Client-Cert-Chain ------------------

@@ -108,13 +108,23 @@ for mpm in $MPMS; do
 
     log="$HERE/build/$mpm.log"
     echo "=== $mpm MPM ==="
-    ./TEST -clean >/dev/null 2>&1
-    rm -f logs/*.log logs/error_log 2>/dev/null
-    # shellcheck disable=SC2086
-    ./TEST -httpd "$HTTPD" -apxs "$APXS" -httpd_conf "$conf" -port select \
-        -minclients 8 -maxclients 48 \
-        -verbose ${MTLS_TEST_FILES:-} > "$log" 2>&1
-    rc=$?
+    # Other suites on the same machine may take the port Apache::Test
+    # picked between its check and httpd's bind: start again (a few
+    # times) when that is all that went wrong.
+    for attempt in 1 2 3; do
+        ./TEST -clean >/dev/null 2>&1
+        rm -f logs/*.log logs/error_log 2>/dev/null
+        # shellcheck disable=SC2086
+        ./TEST -httpd "$HTTPD" -apxs "$APXS" -httpd_conf "$conf" -port select \
+            -minclients 8 -maxclients 48 \
+            -verbose ${MTLS_TEST_FILES:-} > "$log" 2>&1
+        rc=$?
+        grep -q '^ok ' "$log" && break
+        grep -qE "port [0-9]+ is in use|Address already in use|error_log wasn't created" \
+            "$log" logs/error_log 2>/dev/null || break
+        echo "($mpm: a port was taken by someone else; starting again)"
+        sleep 2
+    done
     cp logs/error_log "$HERE/build/$mpm-error_log" 2>/dev/null
     cp logs/mtls_access.log "$HERE/build/$mpm-access.log" 2>/dev/null
 
