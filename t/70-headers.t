@@ -14,6 +14,7 @@ use IO::Socket::SSL ();
 use POSIX qw(strftime);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
+use JSON::PP ();
 
 my $cfg  = Apache::Test::config();
 my $mpm  = $cfg->httpd_mpm || '';
@@ -24,7 +25,7 @@ my $verifier = "$t_dir/../scripts/mtls-verify-signature";
 my $key  = "$ENV{MTLS_T_RUN}/hdr.key";
 my $tmp  = tempdir(CLEANUP => 1);
 
-plan tests => 247;
+plan tests => 254;
 
 # ---- an HTTP/1.1 client that sends exactly these bytes ------------------
 # (LWP would rewrite '_' to '-' and fold the case of header names)
@@ -351,6 +352,51 @@ sub sig_of { my (undef, $h) = parse_echo($_[0]); (values_of($h, 'X-MTLS-Signatur
 
     ($code, $body) = raw('alice', 'POST', '/sig/post');
     is(verify($body), 'OK', 'signature: POST verifies');
+}
+
+# ---- the backend checks the README shows (Python, shell), run as written ----------
+{
+    open my $rf, '<', "$t_dir/../README.md" or die "README.md: $!";
+    my $readme = do { local $/; <$rf> };
+    my ($py) = $readme =~ /Python \(standard library only\):\s*```python\n(.*?)```/s;
+    my ($shell) = $readme =~ /Shell, as a CGI program sees the request.*?```sh\n(.*?)```/s;
+    ok($py && $shell, 'README: the Python and the shell check are there');
+    my ($code, $body) = raw('alice', 'GET', '/sig/readme?x=1');
+    my ($rl, $h) = parse_echo($body);
+    my %hdr = map { (lc $_->[0] => $_->[1]) } @$h;
+    my ($k) = `cat '$key'` =~ /^\s*(\S+)/;
+    my $run_py = sub {
+        my ($method, $path, %over) = @_;
+        my %hh = (%hdr, %over);
+        open my $o, '>', "$tmp/check.py" or die;
+        print $o $py // '', "\nimport json, sys\n",
+            "d = json.load(open(sys.argv[1]))\n",
+            "print(mtls_signature_ok(d['h'], d['m'], d['p'], d['k'].encode()))\n";
+        close $o;
+        open $o, '>', "$tmp/check.json" or die;
+        print $o JSON::PP->new->encode({ h => \%hh, m => $method, p => $path, k => $k });
+        close $o;
+        my $out = `python3 '$tmp/check.py' '$tmp/check.json' 2>&1`;
+        chomp $out;
+        return $out;
+    };
+    is($run_py->('GET', '/sig/readme?x=1'), 'True', 'README Python check: accepts the signed request');
+    is($run_py->('GET', '/sig/readme?x=2'), 'False', 'README Python check: refuses another path');
+    is($run_py->('GET', '/sig/readme?x=1', 'x-remote-user' => 'bob'), 'False', 'README Python check: refuses a changed header');
+    (my $sh = $shell // '') =~ s{^KEY=.*$}{KEY='$key'}m;
+    open my $o, '>', "$tmp/check.sh" or die; print $o $sh; close $o;
+    my $run_sh = sub {
+        my ($method, $path, %over) = @_;
+        my %env = (REQUEST_METHOD => $method, REQUEST_URI => $path);
+        my %hh = (%hdr, %over);
+        for my $n (keys %hh) { (my $v = "HTTP_\U$n") =~ tr/-/_/; $env{$v} = $hh{$n} }
+        local %ENV = (PATH => $ENV{PATH}, %env);
+        system('sh', "$tmp/check.sh");
+        return $? == 0 ? 'ok' : 'refused';
+    };
+    is($run_sh->('GET', '/sig/readme?x=1'), 'ok', 'README shell check: accepts the signed request');
+    is($run_sh->('POST', '/sig/readme?x=1'), 'refused', 'README shell check: refuses another method');
+    is($run_sh->('GET', '/sig/readme?x=1', 'x-tls-client-cn' => 'mallory'), 'refused', 'README shell check: refuses a changed header');
 }
 
 # ---- the key is reloaded, and a world-readable one is refused ---------------------------
