@@ -170,10 +170,14 @@ const char *mtls_hdr_xfcc(apr_pool_t *p, const mtls_cert_t *c)
 {
     const apr_array_header_t *uri = c->san[MTLS_SAN_URI];
     const apr_array_header_t *dns = c->san[MTLS_SAN_DNS];
-    char *out = apr_pstrcat(p, "Hash=", c->sha256, ";Subject=",
-                            xfcc_value(p, c->subject ? c->subject : "", 1),
-                            NULL);
+    char *out = apr_pstrcat(p, "Hash=", c->sha256, NULL);
     int i;
+
+    /* a subject that cannot be read as text is left out, not faked */
+    if (c->subject && *c->subject) {
+        out = apr_pstrcat(p, out, ";Subject=", xfcc_value(p, c->subject, 1),
+                          NULL);
+    }
 
     if (uri && uri->nelts) {
         out = apr_pstrcat(p, out, ";URI=", xfcc_value(p,

@@ -46,7 +46,8 @@ const char *mtls_hdr_pem_escaped(apr_pool_t *p, const unsigned char *der,
 
 /**
  * Envoy's x-forwarded-client-cert element for @p c:
- * Hash=SHA256HEX;Subject="DN";URI=first URI SAN;DNS=each DNS SAN.
+ * Hash=SHA256HEX;Subject="DN";URI=first URI SAN;DNS=each DNS SAN (the
+ * parts the certificate has no value for are left out).
  * Values holding ',', ';', '=' or '"' are quoted ('"' and '\' escaped);
  * Subject always is.  Header-safe as mtls_hdr_safe().
  */

@@ -84,6 +84,8 @@ static void test_xfcc(apr_pool_t *p)
     c.san[MTLS_SAN_DNS] = NULL;
     c.subject = "CN=J\xc3\xbc";
     CHECK_STR(mtls_hdr_xfcc(p, &c), "Hash=abcd;Subject=\"CN=J\\\\C3\\\\BC\"");
+    c.subject = NULL;
+    CHECK_STR(mtls_hdr_xfcc(p, &c), "Hash=abcd");
 }
 
 static void test_names(apr_pool_t *p)
