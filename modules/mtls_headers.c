@@ -18,22 +18,20 @@
 #include "mtls_hdrfmt.h"
 #include "mtls_config.h"
 #include "mtls_identity.h"
-#include "mtls_decision.h"
 #include "mtls_field.h"
 #include "mtls_reload.h"
 
 typedef enum {
-    H_FIELD,          /* a certificate field of SPEC §2 */
-    H_USER, H_GROUPS, H_STRENGTH, H_SOURCE, H_LDAP_DN,
-    H_CERT, H_CHAIN, H_XFCC, H_PEM
+    H_FIELD,          /* the one vocabulary: a certificate field of SPEC §2
+                         or an identity value (user, groups, ...) */
+    H_CERT, H_CHAIN, H_XFCC, H_PEM   /* forms only headers speak */
 } hdr_kind_e;
 
 static const struct {
     const char *name;
     hdr_kind_e kind;
 } hdr_fields[] = {
-    { "user", H_USER }, { "groups", H_GROUPS }, { "strength", H_STRENGTH },
-    { "source", H_SOURCE }, { "ldap-dn", H_LDAP_DN }, { "cert", H_CERT },
+    { "cert", H_CERT },
     { "chain", H_CHAIN }, { "xfcc", H_XFCC }, { "pem", H_PEM },
     { NULL, 0 }
 };
@@ -118,8 +116,7 @@ static const char *make_spec(apr_pool_t *p, const char *name,
         }
         h->kind = H_FIELD;
         if ((err = mtls_field_parse(p, field, &h->field))) {
-            return apr_pstrcat(p, err, "; or one of user, groups, strength, "
-                               "source, ldap-dn, cert, chain, xfcc, pem",
+            return apr_pstrcat(p, err, "; or one of cert, chain, xfcc, pem",
                                NULL);
         }
     }
@@ -551,37 +548,28 @@ static const char *chain_value(request_rec *r, apr_pool_t *p)
     return out;
 }
 
+/* One header's value, header-safe, or NULL.  Fields go through the
+ * core's one lookup (mtls_value_list); lists are joined for a header. */
 static const char *spec_value(request_rec *r, apr_pool_t *p,
-                              const hdr_spec_t *h, const mtls_identity_t *id,
-                              int names_ok)
+                              const hdr_spec_t *h, const mtls_facts_t *facts)
 {
-    const mtls_cert_t *c = id->peer->cert;
+    const mtls_cert_t *c = facts->cert;
 
     switch (h->kind) {
-    case H_FIELD:
+    case H_FIELD: {
+        apr_array_header_t *v = mtls_value_list(p, h->field, facts);
         switch (h->field->kind) {
         case MTLS_F_SUBJECT_ATTR:
         case MTLS_F_ISSUER_ATTR:
         case MTLS_F_SAN:
-            return mtls_hdr_list(p, mtls_field_values(p, h->field, c,
-                                                      r->request_time));
-        default: {
-            const char *v = mtls_field_first(p, h->field, c,
-                                             r->request_time);
-            return v && *v ? mtls_hdr_safe(p, v) : NULL;
+        case MTLS_F_GROUPS:
+            return mtls_hdr_list(p, v);
+        default:
+            return v->nelts && *APR_ARRAY_IDX(v, 0, const char *)
+                   ? mtls_hdr_safe(p, APR_ARRAY_IDX(v, 0, const char *))
+                   : NULL;
         }
-        }
-    case H_USER:
-        return names_ok && id->user ? mtls_hdr_safe(p, id->user) : NULL;
-    case H_GROUPS:
-        return names_ok ? mtls_hdr_list(p, id->groups) : NULL;
-    case H_STRENGTH:
-        return names_ok && (id->user || id->groups->nelts)
-               ? (id->strong ? "strong" : "weak") : NULL;
-    case H_SOURCE:
-        return names_ok && id->source ? id->source : NULL;
-    case H_LDAP_DN:
-        return id->ldap_dn ? mtls_hdr_safe(p, id->ldap_dn) : NULL;
+    }
     case H_CERT:
         return mtls_hdr_byteseq(p, c->der, c->der_len);
     case H_CHAIN:
@@ -619,7 +607,8 @@ static const char *capped(request_rec *r, const hdr_spec_t *h,
 static int from_cert_alone(const hdr_spec_t *h)
 {
     if (h->kind == H_FIELD) {
-        return h->field->kind != MTLS_F_DAYS_LEFT;
+        return !mtls_field_is_identity(h->field)
+               && !mtls_field_moves_with_time(h->field);
     }
     return h->kind == H_CERT || h->kind == H_CHAIN || h->kind == H_XFCC
            || h->kind == H_PEM;
@@ -644,12 +633,16 @@ static const char **cert_values(request_rec *r, apr_pool_t *p,
 {
     int n = hd->effective->nelts, i;
     const char **v = apr_pcalloc(p, sizeof(char *) * (n + 1));
+    mtls_facts_t facts;
+
+    mtls_identity_facts(r, id, &facts);
+    facts.outcome = NULL;        /* the certificate alone */
 
     for (i = 0; i < n; i++) {
         const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
                                             const hdr_spec_t *);
         if (from_cert_alone(h)) {
-            v[i] = capped(r, h, id, spec_value(r, p, h, id, 0));
+            v[i] = capped(r, h, id, spec_value(r, p, h, &facts));
         }
     }
     return v;
@@ -695,9 +688,16 @@ static hdr_values_t *compute(request_rec *r, const mtls_hdr_dir_t *hd,
 {
     hdr_values_t *hv = apr_pcalloc(r->pool, sizeof(*hv));
     int n = hd->effective->nelts, i;
-    /* Under MTLSRequireStrength strong a weak user is no user (SPEC §3). */
-    int names_ok = id->strong || !mtls_conf_require_strong(mtls_dir_conf(r));
     const char **kept = cert_values_for(r, hd, id);
+    mtls_facts_t facts;
+
+    mtls_identity_facts(r, id, &facts);
+    /* Under MTLSRequireStrength strong a weak identity is no identity
+     * (SPEC §3): no user, groups, strength or source. */
+    if (facts.outcome && !facts.outcome->strong
+        && mtls_conf_require_strong(mtls_dir_conf(r))) {
+        facts.outcome = NULL;
+    }
 
     hv->names = apr_palloc(r->pool, sizeof(char *) * (n + 1));
     hv->lnames = apr_palloc(r->pool, sizeof(char *) * (n + 1));
@@ -706,7 +706,7 @@ static hdr_values_t *compute(request_rec *r, const mtls_hdr_dir_t *hd,
         const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
                                             const hdr_spec_t *);
         const char *v = from_cert_alone(h) ? kept[i]
-            : capped(r, h, id, spec_value(r, r->pool, h, id, names_ok));
+            : capped(r, h, id, spec_value(r, r->pool, h, &facts));
         if (v) {
             hv->names[hv->n] = h->name;
             hv->lnames[hv->n] = h->lname;
@@ -766,7 +766,7 @@ static int set_headers(request_rec *r)
     /* Values come only from a usable identity: a certificate mod_ssl
      * verified, not deny-listed, that could be read. */
     if (id->peer->state == MTLS_PEER_VERIFIED && id->peer->cert
-        && mtls_peer_reason(id) == MTLS_R_NONE) {
+        && !id->unusable) {
         hv = compute(r, hd, id);
         for (i = 0; i < hv->n; i++) {
             apr_table_addn(r->headers_in, hv->names[i], hv->values[i]);
