@@ -14,6 +14,7 @@
 #include "mtls_decision.h"
 #include "mtls_vars.h"
 #include "mtls_headers.h"
+#include "mtls_version.h"
 
 #define FILE_KIND(k) ((void *)(long)(k))
 
@@ -78,6 +79,7 @@ static void mtls_register_hooks(apr_pool_t *p)
     mtls_decision_register_hooks(p);
     mtls_vars_register_hooks(p);
     mtls_headers_register_hooks(p);
+    mtls_version_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(mtls_authz) = {
