@@ -22,9 +22,8 @@ static int log_version(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s)
 {
     /* The first pass only checks the configuration; it is read again and
-     * that pass is the one that serves. */
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
-        || ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
+     * that pass is the one that serves.  (httpd -t stops before any.) */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "MTLS4200: %s configured",
