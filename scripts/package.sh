@@ -93,7 +93,10 @@ deb() {
     version_check
     v=$(version)
     command -v dpkg-buildpackage >/dev/null ||
-        die "dpkg-buildpackage not found (make -f Makefile.apxs deps)"
+        die "dpkg-buildpackage not found: apt-get install dpkg-dev debhelper (or make -f Makefile.apxs deps)"
+    local unmet
+    unmet=$(dpkg-checkbuilddeps 2>&1) ||
+        die "${unmet#dpkg-checkbuilddeps: error: }: apt-get install them (or make -f Makefile.apxs deps)"
     rev=$(head -n 1 debian/changelog | sed -E 's/^[^(]*\(([^)]+)\).*/\1/')
     rev=${rev#*:}
     build="$DIST/deb/build"
