@@ -88,6 +88,38 @@ copy_tree() {
     fi
 }
 
+# build_depends_check SO: every library the module links (but libc) comes
+# with a -dev package named in debian/control's Build-Depends, so a clean
+# machine with only those installed can build it.  Catches a new -lfoo in
+# Makefile.apxs that the packaging was not told about.
+build_depends_check() {
+    local so=$1 libdir needed lib real dev link pkg bad=0
+    libdir=$(dirname "$(realpath -s "$(gcc -print-file-name=libc.so)")")
+    needed=$(LC_ALL=C readelf -d "$so" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]$/\1/p')
+    for lib in $needed; do
+        case "$lib" in libc.so.*) continue ;; esac
+        # the link-time name (libldap.so for libldap-2.5.so.0): the .so
+        # symlink that leads to the same file
+        real=$(readlink -f "$libdir/$lib")
+        dev=''
+        for link in "$libdir"/*.so; do
+            [ -L "$link" ] && [ "$(readlink -f "$link")" = "$real" ] && { dev=$link; break; }
+        done
+        pkg=''
+        [ -z "$dev" ] || pkg=$(dpkg -S "$dev" 2>/dev/null | sed -n '1s/:.*//p')
+        if [ -z "$pkg" ]; then
+            echo "package: the module links $lib, but no installed package has its .so link in $libdir" >&2
+            bad=1
+        elif ! sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control | grep -qE "(^|[ ,])$pkg([ ,(]|\$)"; then
+            echo "package: the module links $lib (from $pkg): add $pkg to Build-Depends in" \
+                 "debian/control, and its -devel package to BuildRequires in $SPEC" >&2
+            bad=1
+        fi
+    done
+    [ "$bad" = 0 ] || exit 1
+    echo "package: Build-Depends cover what the module links:" $(printf '%s\n' $needed | grep -v '^libc\.so')
+}
+
 deb() {
     local v rev build src
     version_check
@@ -108,6 +140,7 @@ deb() {
         tail -n 40 "$build/build.log" >&2
         die "dpkg-buildpackage failed (whole log: ${build#"$REPO"/}/build.log)"
     }
+    build_depends_check "$src/.libs/mod_mtls_authz.so"
     rm -f "$DIST/deb/${DEB_PKG}"_* "$DIST/deb/${DEB_PKG}-dbgsym"_*
     find "$build" -maxdepth 1 -type f \( -name '*.deb' -o -name '*.ddeb' \
          -o -name '*.changes' -o -name '*.buildinfo' \) -exec mv -t "$DIST/deb/" {} +
