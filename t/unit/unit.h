@@ -67,6 +67,7 @@ void test_match(apr_pool_t *p);
 void test_filefmt(apr_pool_t *p);
 void test_resolve(apr_pool_t *p);
 void test_hdrfmt(apr_pool_t *p);
+void test_ldapfilter(apr_pool_t *p);
 void test_corpus(apr_pool_t *p, const char *dir);
 
 /* Certificates made at run time (certgen.c). */
