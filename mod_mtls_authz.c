@@ -15,8 +15,12 @@
 #include "mtls_vars.h"
 #include "mtls_headers.h"
 #include "mtls_version.h"
+#include "mtls_directory.h"
 
 #define FILE_KIND(k) ((void *)(long)(k))
+#define DIR_CMD(name, which, how, help) \
+    AP_INIT_TAKE1(name, mtls_directory_cmd1, (void *)(long)(which), \
+                  how, help)
 
 static const command_rec mtls_cmds[] = {
     AP_INIT_TAKE13("MTLSUserFrom", mtls_cmd_user_from, NULL,
@@ -68,6 +72,45 @@ static const command_rec mtls_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "NAME KEYFILE: sign the identity headers, method and path "
                   "with HMAC-SHA256 in header NAME"),
+    AP_INIT_TAKE12("MTLSLDAPURL", mtls_directory_cmd, (void *)(long)MTLS_DC_URL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "ldap[s]://host1[:port] host2/BASE?ATTR?SCOPE?FILTER "
+                   "[STARTTLS]: the directory to find users in"),
+    DIR_CMD("MTLSLDAPBindDN", MTLS_DC_BIND_DN, RSRC_CONF | ACCESS_CONF,
+            "DN to bind as (default: anonymous)"),
+    DIR_CMD("MTLSLDAPBindPassword", MTLS_DC_BIND_PW, RSRC_CONF | ACCESS_CONF,
+            "the bind password: SECRET, file:PATH or exec:PROGRAM"),
+    DIR_CMD("MTLSLDAPUserFilter", MTLS_DC_USER_FILTER, RSRC_CONF | ACCESS_CONF,
+            "filter template for the user's entry (default "
+            "(userCertificate;binary={cert}) or its GSER form)"),
+    DIR_CMD("MTLSLDAPGroupBase", MTLS_DC_GROUP_BASE, RSRC_CONF | ACCESS_CONF,
+            "DN under which groups are searched"),
+    DIR_CMD("MTLSLDAPGroupFilter", MTLS_DC_GROUP_FILTER,
+            RSRC_CONF | ACCESS_CONF,
+            "filter template for the user's groups ({dn}, {user})"),
+    DIR_CMD("MTLSLDAPGroupName", MTLS_DC_GROUP_NAME, RSRC_CONF | ACCESS_CONF,
+            "attribute that names a group (default cn)"),
+    DIR_CMD("MTLSLDAPNestedGroups", MTLS_DC_NESTED, RSRC_CONF | ACCESS_CONF,
+            "levels of groups within groups to follow (0-10, default 0)"),
+    DIR_CMD("MTLSLDAPMemberOf", MTLS_DC_MEMBER_OF, RSRC_CONF | ACCESS_CONF,
+            "on: also take groups from the entry's memberOf"),
+    DIR_CMD("MTLSLDAPTimeout", MTLS_DC_TIMEOUT, RSRC_CONF | ACCESS_CONF,
+            "seconds for connecting and for each operation (default 5)"),
+    DIR_CMD("MTLSLDAPTrustedCA", MTLS_DC_CA, RSRC_CONF | ACCESS_CONF,
+            "PEM file of CAs for ldaps:// and STARTTLS"),
+    DIR_CMD("MTLSLDAPOnError", MTLS_DC_ON_ERROR, RSRC_CONF | ACCESS_CONF,
+            "unavailable (503, default) or deny (403) when the directory "
+            "cannot answer"),
+    DIR_CMD("MTLSCache", MTLS_DC_CACHE, RSRC_CONF,
+            "PROVIDER[:ARGS] or none: the socache for directory answers "
+            "(server-wide, default shmcb)"),
+    DIR_CMD("MTLSCacheTTL", MTLS_DC_TTL, RSRC_CONF | ACCESS_CONF,
+            "seconds a directory answer is reused (default 300)"),
+    DIR_CMD("MTLSCacheNegativeTTL", MTLS_DC_NEG_TTL, RSRC_CONF | ACCESS_CONF,
+            "seconds a 'no such user' answer is reused (default 30)"),
+    DIR_CMD("MTLSCacheMaxStale", MTLS_DC_MAX_STALE, RSRC_CONF | ACCESS_CONF,
+            "seconds past its TTL an answer may serve while the directory "
+            "is down (default 0)"),
     { NULL }
 };
 
@@ -80,6 +123,7 @@ static void mtls_register_hooks(apr_pool_t *p)
     mtls_vars_register_hooks(p);
     mtls_headers_register_hooks(p);
     mtls_version_register_hooks(p);
+    mtls_directory_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(mtls_authz) = {

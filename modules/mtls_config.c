@@ -7,6 +7,7 @@
 
 #include "mtls_config.h"
 #include "mtls_rule.h"
+#include "mtls_directory.h"
 
 void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -41,6 +42,7 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->error_detail = MERGE_INT(error_detail);
     dc->mode = MERGE_INT(mode);
     dc->headers = mtls_headers_merge_dir(p, base->headers, add->headers);
+    dc->directory = mtls_directory_merge(p, base->directory, add->directory);
     return dc;
 }
 
@@ -88,7 +90,8 @@ apr_interval_time_t mtls_conf_reload_interval(const server_rec *s)
 int mtls_conf_maps(const mtls_dir_conf_t *dc)
 {
     return dc->user_rules || dc->group_rules || dc->map_file
-           || dc->group_file || dc->deny_list;
+           || dc->group_file || dc->deny_list
+           || mtls_directory_enabled(dc->directory);
 }
 
 const mtls_dir_conf_t *mtls_dir_conf(const request_rec *r)

@@ -25,6 +25,7 @@ typedef struct {
     mtls_watched_t *group_file;
     mtls_watched_t *deny_list;
     int files_set;                     /* bit per file: set here ("none" too) */
+    struct mtls_directory_conf_t *directory;  /* MTLSLDAP*, MTLSCache* */
     int require_strong;
     int error_detail;
     int mode;
