@@ -12,6 +12,7 @@
 
 #include "mtls_decision.h"
 #include "mtls_config.h"
+#include "mtls_directory.h"
 
 /* What a person is told for each reason (MTLSErrorDetail on). */
 static const struct {
@@ -91,12 +92,21 @@ static void log_refusal(request_rec *r, const char *what,
     const char *detail = id && reason == MTLS_R_NOT_VERIFIED
                          ? id->peer->verify_detail : NULL;
 
+    const mtls_outcome_t *o = id ? id->outcome : NULL;
+
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "MTLS0401: %s: reason=%s%s%s subject=%s issuer=%s "
-                  "serial=%s sha256=%s client=%s uri=%s",
+                  "MTLS0401: %s: reason=%s%s%s%s%s%s%s%s%s subject=%s "
+                  "issuer=%s serial=%s sha256=%s client=%s uri=%s",
                   what, mtls_reason_name(reason),
                   detail ? " detail=" : "", detail ? quoted(r->pool, detail)
                                                    : "",
+                  /* what the sources answered, the directory's too */
+                  o && o->user ? " user=" : "",
+                  o && o->user ? quoted(r->pool, o->user) : "",
+                  o && o->source ? " source=" : "",
+                  o && o->source ? o->source : "",
+                  o && o->ldap_dn ? " ldap-dn=" : "",
+                  o && o->ldap_dn ? quoted(r->pool, o->ldap_dn) : "",
                   quoted(r->pool, c ? c->subject : NULL),
                   quoted(r->pool, c ? c->issuer : NULL),
                   c ? c->serial : "-", c ? c->sha256 : "-",
@@ -256,6 +266,7 @@ static mtls_decision_t *add_record(request_rec *r, mtls_verdict_e verdict,
     d->outvoted = 0;
     d->id = id;
     d->status = reason == MTLS_R_DIRECTORY_UNAVAILABLE
+                && !mtls_directory_on_error_deny(mtls_dir_conf(r)->directory)
                 ? HTTP_SERVICE_UNAVAILABLE : HTTP_FORBIDDEN;
     if (verdict != MTLS_VERDICT_GRANTED) {
         /* For the access log (%{MTLS_DENY_REASON}e) and CGI: while a
@@ -377,10 +388,46 @@ static void insert_error_filter(request_rec *r)
     const mtls_decision_t *d;
     int json;
 
-    if (r->status != HTTP_FORBIDDEN && r->status != HTTP_SERVICE_UNAVAILABLE) {
+    if (r->status != HTTP_FORBIDDEN && r->status != HTTP_SERVICE_UNAVAILABLE
+        && r->status != HTTP_UNAUTHORIZED) {
         return;
     }
-    if (!(d = refusal_of(r, &where)) || d->status != r->status
+    d = refusal_of(r, &where);
+    /* mod_authz_core answers any denial with 403 (401 under an AuthType
+     * with a user): a directory that could not answer makes it a 503
+     * with Retry-After, never a 403 that reads as "not a member".  The
+     * status page is chosen by the status it was made for, so ours is
+     * put there. */
+    if (d && d->status == HTTP_SERVICE_UNAVAILABLE
+        && r->status != HTTP_SERVICE_UNAVAILABLE) {
+        int was = r->status;
+        json = wants_json(r);
+        r->status = HTTP_SERVICE_UNAVAILABLE;
+        r->status_line = NULL;
+        apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_itoa(r->pool, mtls_directory_retry_after(
+                                             mtls_dir_conf(where)->directory)));
+        if (!mtls_conf_error_detail(mtls_dir_conf(where))) {
+            json = 0;
+            ap_custom_response(r, was, "<!DOCTYPE html>\n<html><head><title>"
+                "503 Service Unavailable</title></head><body><h1>Service "
+                "Unavailable</h1><p>The user directory is unavailable. Try "
+                "again in a moment.</p></body></html>\n");
+        }
+        else {
+            ap_custom_response(r, was, error_body(r, r->status, d, json));
+        }
+        ap_add_output_filter("MTLS_BODY_TYPE",
+                             (void *)(json ? "application/json"
+                                           : "text/html; charset=utf-8"),
+                             r, r->connection);
+        return;
+    }
+    if (r->status == HTTP_UNAUTHORIZED) {
+        return;
+    }
+    if (!d || d->status != r->status
         || !mtls_conf_error_detail(mtls_dir_conf(where))
         || ap_response_code_string(r, ap_index_of_response(r->status))) {
         return;

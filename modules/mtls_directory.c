@@ -170,6 +170,11 @@ int mtls_directory_enabled(const mtls_directory_conf_t *conf)
     return conf && conf->url;
 }
 
+const unsigned char *mtls_directory_digest(const mtls_directory_conf_t *conf)
+{
+    return conf->digest;
+}
+
 int mtls_directory_on_error_deny(const mtls_directory_conf_t *conf)
 {
     return conf && conf->on_error_deny == 1;
@@ -745,6 +750,43 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
                           mtls_cache_name(rt->cache), cert->sha256, len);
         }
     }
+}
+
+typedef struct {
+    request_rec *r;
+    const mtls_directory_conf_t *conf;
+} asker_baton_t;
+
+static void ask_directory(const mtls_asker_t *self, apr_pool_t *p,
+                          const mtls_cert_t *cert, const char *user,
+                          apr_time_t now, mtls_asked_t *out)
+{
+    const asker_baton_t *b = self->baton;
+    mtls_dir_answer_t a;
+
+    mtls_directory_lookup(b->r, b->conf, cert, user, p, &a);
+    out->kind = a.outcome == MTLS_DIR_FOUND ? MTLS_OUTCOME_IDENTITY
+                : a.outcome == MTLS_DIR_NONE ? MTLS_OUTCOME_NONE
+                : MTLS_OUTCOME_UNAVAILABLE;
+    out->user = a.user;
+    out->dn = a.dn;
+    out->strong = a.strong;
+    out->groups = a.groups;
+    out->expires = a.expires;
+    out->note = a.stale ? "a stale cached answer" : a.from_cache
+                ? "cached" : a.outcome == MTLS_DIR_DOWN ? "see MTLS2026"
+                : "asked";
+}
+
+void mtls_directory_asker(request_rec *r, const mtls_directory_conf_t *conf,
+                          mtls_asker_t *asker)
+{
+    asker_baton_t *b = apr_palloc(r->pool, sizeof(*b));
+
+    b->r = r;
+    b->conf = conf;
+    asker->ask = ask_directory;
+    asker->baton = b;
 }
 
 /* ---- hooks ---------------------------------------------------------- */

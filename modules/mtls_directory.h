@@ -9,6 +9,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "mtls_cert.h"
+#include "mtls_resolve.h"
 
 typedef struct mtls_directory_conf_t mtls_directory_conf_t;
 
@@ -39,6 +40,13 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *conf,
                            const mtls_cert_t *cert, const char *user,
                            apr_pool_t *p, mtls_dir_answer_t *out);
 
+/**
+ * Fill @p asker so that mtls_resolve_ask() asks the directory of @p conf
+ * (through the cache) for @p r.
+ */
+void mtls_directory_asker(request_rec *r, const mtls_directory_conf_t *conf,
+                          mtls_asker_t *asker);
+
 /** True when an outage answers 403 (MTLSLDAPOnError deny), not 503. */
 int mtls_directory_on_error_deny(const mtls_directory_conf_t *conf);
 
@@ -47,6 +55,9 @@ int mtls_directory_retry_after(const mtls_directory_conf_t *conf);
 
 /** True when @p conf names a directory (MTLSLDAPURL is set). */
 int mtls_directory_enabled(const mtls_directory_conf_t *conf);
+
+/** 32 bytes that change with every setting that can change an answer. */
+const unsigned char *mtls_directory_digest(const mtls_directory_conf_t *conf);
 
 /** Merge two scopes' settings (either may be NULL). */
 mtls_directory_conf_t *mtls_directory_merge(apr_pool_t *p,

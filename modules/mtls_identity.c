@@ -24,6 +24,7 @@
 #include "mtls_config.h"
 #include "mtls_reload.h"
 #include "mtls_resolve.h"
+#include "mtls_directory.h"
 
 /* Outcomes remembered per connection, and how many may ever be copied
  * into its pool (reloads and days-left changes replace entries), so a
@@ -359,6 +360,7 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     mtls_snapshot_t *deny, *map, *group;
     apr_array_header_t *trace = NULL;
     mtls_sources_t src;
+    mtls_asker_t dir;
     memo_t *m;
     int i;
 
@@ -368,6 +370,11 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     group = acquire(dc->group_file, &src.group_file);
     src.user_rules = dc->user_rules;
     src.group_rules = dc->group_rules;
+    if (mtls_directory_enabled(dc->directory)) {
+        memcpy(src.directory, mtls_directory_digest(dc->directory),
+               sizeof(src.directory));
+        mtls_directory_asker(r, dc->directory, &dir);
+    }
 
     /* The lock is held while resolving: streams of one connection that
      * arrive together wait for the first one's answer (one resolution,
@@ -384,7 +391,10 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     if (APLOGrtrace2(r)) {
         trace = apr_array_make(r->pool, 8, sizeof(const char *));
     }
-    fresh = mtls_resolve(r->pool, cert, &src, now, trace);
+    fresh = mtls_resolve_ask(r->pool, cert, &src,
+                             mtls_directory_enabled(dc->directory) ? &dir
+                                                                   : NULL,
+                             now, trace);
     *how = "resolved";
     if (mtls_outcome_keepable(fresh, now) && cs->mutex
         && cs->kept < MTLS_MEMO_MAX_KEPT
@@ -460,7 +470,8 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
         switch (id->outcome->reason) {
         case MTLS_R_DENYLISTED:
         case MTLS_R_REVOKED:
-        case MTLS_R_DIRECTORY_UNAVAILABLE:
+            /* (directory-unavailable is not: the certificate is fine, and
+             * what needs no user, mtls-verified or mtls-san, still works) */
             id->unusable = id->outcome->reason;
             break;
         default:

@@ -34,6 +34,7 @@ mtls_outcome_t *mtls_outcome_make(apr_pool_t *p, mtls_outcome_kind_e kind,
     o->kind = kind;
     o->reason = reason;
     o->groups = apr_array_make(p, 2, sizeof(const char *));
+    o->group_set = apr_hash_make(p);
     o->expires = MTLS_OUTCOME_FOREVER;
     return o;
 }
@@ -50,9 +51,12 @@ mtls_outcome_t *mtls_outcome_copy(apr_pool_t *p, const mtls_outcome_t *o)
 
     c->groups = apr_array_make(p, o->groups->nelts ? o->groups->nelts : 1,
                                sizeof(const char *));
+    c->group_set = apr_hash_make(p);
     for (i = 0; i < o->groups->nelts; i++) {
-        APR_ARRAY_PUSH(c->groups, const char *)
-            = apr_pstrdup(p, APR_ARRAY_IDX(o->groups, i, const char *));
+        const char *g = apr_pstrdup(p, APR_ARRAY_IDX(o->groups, i,
+                                                     const char *));
+        APR_ARRAY_PUSH(c->groups, const char *) = g;
+        apr_hash_set(c->group_set, g, APR_HASH_KEY_STRING, g);
     }
     c->user = dup_or_null(p, o->user);
     c->groups_text = dup_or_null(p, o->groups_text);

@@ -8,6 +8,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_hash.h>
 #include <apr_time.h>
 
 typedef enum {
@@ -50,10 +51,12 @@ typedef struct {
                                     duplicates, never NULL (an unmapped
                                     certificate may still have groups
                                     from MTLSGroupFrom) */
+    apr_hash_t *group_set;       /* the same groups, for membership tests
+                                    that cost the same for 1,000 groups */
     const char *groups_text;     /* groups joined (mtls_list_join), or NULL */
     int strong;                  /* found by something only it has */
-    const char *source;          /* "map", "rule:N", later "ldap"; or NULL */
-    const char *ldap_dn;         /* the directory entry (later), or NULL */
+    const char *source;          /* "map", "rule:N", "ldap"; or NULL */
+    const char *ldap_dn;         /* the directory entry, or NULL */
     apr_time_t expires;          /* valid before this moment */
 } mtls_outcome_t;
 

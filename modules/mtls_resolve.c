@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_hash.h>
 
 #include "mtls_resolve.h"
 #include "mtls_rule.h"
@@ -26,28 +27,27 @@ static void note(apr_array_header_t *trace, apr_pool_t *p,
     va_end(ap);
 }
 
-/* Add @p g to @p groups unless it is there already (order kept). */
-static void add_group(apr_array_header_t *groups, const char *g)
+/* Add the groups of @p more unless there already (order kept; by hash,
+ * so a user in 1,000 directory groups costs no quadratic scan). */
+static int add_groups(mtls_outcome_t *o, const apr_array_header_t *more)
 {
-    int i;
-
-    for (i = 0; i < groups->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(groups, i, const char *), g)) {
-            return;
-        }
-    }
-    APR_ARRAY_PUSH(groups, const char *) = g;
-}
-
-static int add_groups(apr_array_header_t *groups,
-                      const apr_array_header_t *more)
-{
-    int i, before = groups->nelts;
+    int i, before = o->groups->nelts;
 
     for (i = 0; more && i < more->nelts; i++) {
-        add_group(groups, APR_ARRAY_IDX(more, i, const char *));
+        const char *g = APR_ARRAY_IDX(more, i, const char *);
+        if (!apr_hash_get(o->group_set, g, APR_HASH_KEY_STRING)) {
+            apr_hash_set(o->group_set, g, APR_HASH_KEY_STRING, g);
+            APR_ARRAY_PUSH(o->groups, const char *) = g;
+        }
     }
-    return groups->nelts - before;
+    return o->groups->nelts - before;
+}
+
+static int has_directory(const mtls_sources_t *src)
+{
+    static const unsigned char none[sizeof(src->directory)];
+
+    return memcmp(src->directory, none, sizeof(none)) != 0;
 }
 
 /* The earliest moment a rule of @p rules would read another value. */
@@ -74,6 +74,14 @@ mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
                              const mtls_sources_t *src, apr_time_t now,
                              apr_array_header_t *trace)
 {
+    return mtls_resolve_ask(p, cert, src, NULL, now, trace);
+}
+
+mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
+                                 const mtls_sources_t *src,
+                                 const mtls_asker_t *dir, apr_time_t now,
+                                 apr_array_header_t *trace)
+{
     mtls_outcome_t *o = mtls_outcome_make(p, MTLS_OUTCOME_NONE,
                                           MTLS_R_UNMAPPED);
     const mtls_map_entry_t *e;
@@ -94,7 +102,7 @@ mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
             o->user = e->user;
             o->source = "map";
             o->strong = e->kind != MTLS_KEY_SUBJECT;
-            add_groups(o->groups, e->groups);
+            add_groups(o, e->groups);
             note(trace, p, "map file: line %d gives user %s (%s)", e->line,
                  e->user, o->strong ? "strong" : "weak");
         }
@@ -116,8 +124,36 @@ mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
         note(trace, p, "rule:%d (%s): %s", i + 1,
              mtls_rule_field(rule)->name, u ? u : "no match");
     }
-    /* The directory (SPEC §4) slots in here, after the rules: it may
-     * answer "could not answer" (MTLS_OUTCOME_UNAVAILABLE). */
+    /* 4. The directory: the user if nothing before gave one, the entry
+     * and its groups in any case.  "Could not answer" is the outcome. */
+    if (dir && has_directory(src)) {
+        mtls_asked_t a;
+        memset(&a, 0, sizeof(a));
+        a.expires = MTLS_OUTCOME_FOREVER;
+        dir->ask(dir, p, cert, o->user, now, &a);
+        if (a.kind == MTLS_OUTCOME_UNAVAILABLE) {
+            note(trace, p, "directory: could not answer%s%s",
+                 a.note ? ": " : "", a.note ? a.note : "");
+            o = mtls_outcome_make(p, MTLS_OUTCOME_UNAVAILABLE,
+                                  MTLS_R_DIRECTORY_UNAVAILABLE);
+            return o;
+        }
+        if (a.expires < o->expires) {
+            o->expires = a.expires;
+        }
+        if (a.kind == MTLS_OUTCOME_IDENTITY && !o->user && a.user) {
+            o->user = a.user;
+            o->source = "ldap";
+            o->strong = a.strong;
+        }
+        if (a.kind == MTLS_OUTCOME_IDENTITY && o->user) {
+            o->ldap_dn = a.dn;
+            add_groups(o, a.groups);
+        }
+        note(trace, p, "directory: %s%s%s%s", a.kind == MTLS_OUTCOME_IDENTITY
+             ? "entry " : "no entry", a.kind == MTLS_OUTCOME_IDENTITY
+             ? a.dn : "", a.note ? "; " : "", a.note ? a.note : "");
+    }
 
     if (o->user) {
         o->kind = MTLS_OUTCOME_IDENTITY;
@@ -125,7 +161,7 @@ mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
     }
     /* Groups: every group source adds to what the user has. */
     if (o->user && src->group_file.data) {
-        int n = add_groups(o->groups, mtls_groupfile_lookup(
+        int n = add_groups(o, mtls_groupfile_lookup(
                                           src->group_file.data, o->user));
         note(trace, p, "group file: %d group%s for %s", n, n == 1 ? "" : "s",
              o->user);
@@ -137,7 +173,7 @@ mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
                                                    sizeof(const char *));
         int n;
         mtls_rule_groups(p, rule, cert, now, found);
-        n = add_groups(o->groups, found);
+        n = add_groups(o, found);
         note(trace, p, "group rule:%d (%s): %d new group%s", i + 1,
              mtls_rule_field(rule)->name, n, n == 1 ? "" : "s");
     }

@@ -1,6 +1,6 @@
 /* Resolution: certificate facts + the sources in force + the time -> an
  * outcome (mtls_outcome.h), in the order of SPEC §3: deny list -> map
- * file -> MTLSUserFrom rules (-> directory, later); groups from every
+ * file -> MTLSUserFrom rules -> directory; groups from every
  * group source are added to the user found.  Pure: knows nothing of
  * httpd, of requests or of how the sources were loaded. */
 #ifndef MTLS_RESOLVE_H
@@ -32,8 +32,33 @@ typedef struct {
     const apr_array_header_t *user_rules;    /* of mtls_rule_t * */
     mtls_loaded_t group_file;                /* mtls_groupfile_t */
     const apr_array_header_t *group_rules;   /* of mtls_rule_t * */
-    /* The directory (SPEC §4) comes here: after the rules. */
+    /* The directory (SPEC §4), after the rules: a digest of its settings
+     * (all zero: no directory).  How to ask it is passed beside, as an
+     * mtls_asker_t, because a merged scope's settings live in a request. */
+    unsigned char directory[32];
 } mtls_sources_t;
+
+/* What a source that asks a server (the directory) answers. */
+typedef struct {
+    mtls_outcome_kind_e kind;    /* IDENTITY: an entry; NONE: no entry;
+                                    UNAVAILABLE: it could not answer */
+    const char *user;            /* the entry's name, or NULL */
+    const char *dn;              /* the entry */
+    int strong;                  /* found by what only this certificate has */
+    const apr_array_header_t *groups;   /* of const char *, or NULL */
+    apr_time_t expires;          /* ask again from then on */
+    const char *note;            /* for the trace: cached, stale, why not */
+} mtls_asked_t;
+
+/* A source that asks a server, for mtls_resolve_ask(). */
+typedef struct mtls_asker_t mtls_asker_t;
+struct mtls_asker_t {
+    /** Ask about @p cert, whose user so far is @p user (may be NULL). */
+    void (*ask)(const mtls_asker_t *self, apr_pool_t *p,
+                const mtls_cert_t *cert, const char *user, apr_time_t now,
+                mtls_asked_t *out);
+    void *baton;
+};
 
 /**
  * Resolve @p cert (verified by the caller) against @p src at @p now.
@@ -47,5 +72,17 @@ typedef struct {
 mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
                              const mtls_sources_t *src, apr_time_t now,
                              apr_array_header_t *trace);
+
+/**
+ * The same with the directory: @p dir (may be NULL) is asked after the
+ * rules when @p src names a directory.  It gives the user when nothing
+ * before did, the entry's DN and groups for the user found, bounds
+ * @c expires by its answer's, and its "could not answer" is the
+ * outcome's (kind UNAVAILABLE, reason directory-unavailable, no user).
+ */
+mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
+                                 const mtls_sources_t *src,
+                                 const mtls_asker_t *dir, apr_time_t now,
+                                 apr_array_header_t *trace);
 
 #endif /* MTLS_RESOLVE_H */
