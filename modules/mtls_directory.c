@@ -123,7 +123,9 @@ static void finish(apr_pool_t *p, mtls_directory_conf_t *c)
     parts[6] = c->group_name ? c->group_name : DEFAULT_GROUP_NAME;
     parts[7] = apr_itoa(p, c->nested > 0 ? c->nested : 0);
     parts[8] = c->member_of == 1 ? "memberof" : "";
-    parts[9] = "v1";
+    /* and how it is reached: an answer that needs the right password or
+     * CA to be had is not served to a scope without them */
+    parts[9] = c->conn_key;
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     for (i = 0; i < 10; i++) {
         EVP_DigestUpdate(md, parts[i], strlen(parts[i]) + 1);
@@ -490,10 +492,13 @@ static mtls_ldap_pool_t *pool_for(request_rec *r, runtime_t *rt,
     apr_thread_mutex_lock(rt->lock);
     pool = apr_hash_get(rt->pools, c->conn_key, APR_HASH_KEY_STRING);
     if (!pool) {
-        /* The settings live in the configuration, which outlives the
-         * child pool; only the pool object is made here. */
-        if (mtls_ldap_pool_create(rt->child_pool, &c->settings,
-                                  rt->max_conns, &pool) == APR_SUCCESS) {
+        /* A merged configuration lives in a request's pool: keep a copy
+         * of the settings (whose strings are all from the configuration
+         * pool) with the connections. */
+        mtls_ldap_settings_t *s = apr_pmemdup(rt->child_pool, &c->settings,
+                                              sizeof(*s));
+        if (mtls_ldap_pool_create(rt->child_pool, s, rt->max_conns, &pool)
+            == APR_SUCCESS) {
             apr_hash_set(rt->pools, apr_pstrdup(rt->child_pool, c->conn_key),
                          APR_HASH_KEY_STRING, pool);
         }

@@ -220,10 +220,12 @@ const char *mtls_ldap_secret(apr_pool_t *p, const char *spec,
 
 /* ---- connections ---------------------------------------------------- */
 
+/* The reslist calls its constructor outside its lock, from any thread:
+ * allocate from the heap, not from the shared pool. */
 static apr_status_t conn_make(void **resource, void *params, apr_pool_t *p)
 {
-    *resource = apr_pcalloc(p, sizeof(conn_t));
-    return APR_SUCCESS;
+    *resource = calloc(1, sizeof(conn_t));
+    return *resource ? APR_SUCCESS : APR_ENOMEM;
 }
 
 static void conn_close(conn_t *c)
@@ -237,6 +239,7 @@ static void conn_close(conn_t *c)
 static apr_status_t conn_destroy(void *resource, void *params, apr_pool_t *p)
 {
     conn_close(resource);
+    free(resource);
     return APR_SUCCESS;
 }
 
@@ -381,7 +384,8 @@ static int pooled_search(mtls_ldap_pool_t *pool, apr_pool_t *p,
             || rc == LDAP_NO_SUCH_OBJECT || !conn_broken(rc)) {
             if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED
                 && rc != LDAP_NO_SUCH_OBJECT) {
-                *err = ldap_error(p, c->ld, rc, "search");
+                *err = ldap_error(p, c->ld, rc,
+                                  apr_psprintf(p, "search %s", filter));
             }
             else if (rc == LDAP_SUCCESS && *res) {
                 fn(c->ld, *res, baton);

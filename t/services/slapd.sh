@@ -1,0 +1,207 @@
+#!/bin/sh
+# Two real OpenLDAP slapd servers for the directory tests, unprivileged on
+# loopback, with entries made from the suite's own certificates:
+#   primary  ldap:// (STARTTLS too) and ldaps://, cert from the test PKI
+#   second   ldap:// only, same entries: the one tests stop, kill and
+#            restart (restart2), and the second host of fail-over URLs
+# Both log every operation (loglevel stats) so tests count searches.
+#   slapd.sh start|stop|restart2 STATEDIR
+set -eu
+CMD=${1:?usage: slapd.sh start|stop|restart2 STATEDIR}
+STATE=${2:?usage: slapd.sh start|stop|restart2 STATEDIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+PKI="$HERE/../pki/out"
+SLAPD=${SLAPD:-/usr/sbin/slapd}
+SLAPADD=${SLAPADD:-/usr/sbin/slapadd}
+D="$STATE/slapd"
+SUFFIX="dc=lab,dc=example"
+
+conf() {  # conf NAME: slapd.conf of one instance
+    name=$1
+    cat <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+include $D/msuser.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload back_monitor
+moduleload memberof
+pidfile $D/$name.pid
+argsfile $D/$name.args
+loglevel stats
+sizelimit unlimited
+timelimit unlimited
+TLSCACertificateFile $PKI/root.crt
+TLSCertificateFile $PKI/server.crt
+TLSCertificateKeyFile $PKI/server.key
+
+database mdb
+suffix "$SUFFIX"
+rootdn "cn=admin,$SUFFIX"
+rootpw adminpw
+directory $D/$name-db
+maxsize 268435456
+index objectClass eq
+index uid,mail,cn eq
+index member,uniqueMember,memberUid eq
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+
+database monitor
+EOF
+}
+
+b64der() { openssl x509 -in "$PKI/$1.crt" -outform der | base64 -w0; }
+
+# The serial as Active Directory's altSecurityIdentities writes it: the
+# bytes of the number reversed (upper-case hex).
+adserial() {
+    s=$(openssl x509 -in "$PKI/$1.crt" -noout -serial | sed 's/^serial=//' | tr a-f A-F | sed 's/^0*//')
+    [ $((${#s} % 2)) -eq 1 ] && s="0$s"
+    echo "$s" | sed 's/../& /g' | tr ' ' '\n' | grep . | tac | tr -d '\n'
+}
+
+person() {  # person UID [extra LDIF lines...] (objectClass lines first)
+    uid=$1; shift
+    printf 'dn: uid=%s,ou=people,%s\nobjectClass: inetOrgPerson\n' "$uid" "$SUFFIX"
+    for l in "$@"; do case $l in objectClass:*) printf '%s\n' "$l" ;; esac; done
+    printf 'uid: %s\ncn: %s\nsn: %s\n' "$uid" "$uid" "$uid"
+    for l in "$@"; do case $l in objectClass:*) ;; *) printf '%s\n' "$l" ;; esac; done
+    echo
+}
+
+group() {  # group CN BASE-RDN MEMBER-DN...
+    cn=$1; where=$2; shift 2
+    printf 'dn: cn=%s,%s%s\nobjectClass: groupOfNames\ncn: %s\n' "$cn" "$where" "$SUFFIX" "$cn"
+    for m in "$@"; do printf 'member: %s\n' "$m"; done
+    echo
+}
+
+ldif() {
+    P="ou=people,$SUFFIX"
+    G="ou=groups,$SUFFIX"
+    cat <<EOF
+dn: $SUFFIX
+objectClass: dcObject
+objectClass: organization
+dc: lab
+o: Lab
+
+dn: ou=people,$SUFFIX
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,$SUFFIX
+objectClass: organizationalUnit
+ou: groups
+
+dn: ou=many,ou=groups,$SUFFIX
+objectClass: organizationalUnit
+ou: many
+
+dn: cn=reader,$SUFFIX
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: readerpw
+
+EOF
+    person ldcert "mail: ldcert@lab.example" "userCertificate;binary:: $(b64der ldcert)"
+    person mailuser "mail: mailuser@lab.example"
+    person aduser "objectClass: extensibleObject" \
+        "altSecurityIdentities: X509:<I>O=Lab,CN=MTLS Test Client CA<SR>$(adserial ldad)" \
+        "memberOf: cn=ad-users,$G" "memberOf: cn=vpn,$G"
+    person twin1 "mail: twin@lab.example"
+    person twin2 "mail: twin@lab.example"
+    person victim "mail: victim@lab.example"
+    person many "mail: many@lab.example"
+    person nested "mail: nested@lab.example"
+    person ldgone "mail: ldgone@lab.example"
+    person posix "mail: posix@lab.example"
+    person alice "mail: alice@lab.example"
+    person bob "mail: bob@lab.example"
+    group ldap-admins "ou=groups," "uid=ldcert,$P" "uid=mailuser,$P" "uid=alice,$P"
+    printf 'dn: cn=devs,%s\nobjectClass: groupOfUniqueNames\ncn: devs\nuniqueMember: uid=ldcert,%s\n\n' "$G" "$P"
+    printf 'dn: cn=posixers,%s\nobjectClass: posixGroup\ncn: posixers\ngidNumber: 5000\nmemberUid: posix\n\n' "$G"
+    group ad-users "ou=groups," "cn=reader,$SUFFIX"
+    group vpn "ou=groups," "cn=reader,$SUFFIX"
+    # nested: nested in n1, n1 in n2, n2 in n3, n3 in n1 (a cycle)
+    group n1 "ou=groups," "uid=nested,$P" "cn=n3,$G"
+    group n2 "ou=groups," "cn=n1,$G"
+    group n3 "ou=groups," "cn=n2,$G"
+    group temp "ou=groups," "uid=ldgone,$P" "cn=reader,$SUFFIX"
+    group keep "ou=groups," "uid=ldgone,$P"
+    i=0
+    while [ $i -lt 1000 ]; do
+        group "$(printf 'g%04d' $i)" "ou=many,ou=groups," "uid=many,$P"
+        i=$((i + 1))
+    done
+}
+
+start_one() {  # start_one NAME URLS
+    name=$1; urls=$2
+    "$SLAPD" -d stats -f "$D/$name.conf" -h "$urls" >>"$D/$name.log" 2>&1 &
+    echo $! > "$D/$name.pid.run"
+}
+
+case $CMD in
+start)
+    [ -x "$SLAPD" ] || { echo "slapd is not installed (apt-get install slapd ldap-utils)" >&2; exit 1; }
+    mkdir -p "$D"
+    P1=$(free_port); P2=$(free_port); P3=$(free_port); DEAD=$(free_port)
+    while [ "$P2" = "$P1" ]; do P2=$(free_port); done
+    while [ "$P3" = "$P1" ] || [ "$P3" = "$P2" ]; do P3=$(free_port); done
+    while [ "$DEAD" = "$P1" ] || [ "$DEAD" = "$P2" ] || [ "$DEAD" = "$P3" ]; do DEAD=$(free_port); done
+    ldif > "$D/data.ldif"
+    # Debian's msuser schema gives altSecurityIdentities no equality rule;
+    # Active Directory compares it ignoring case
+    sed '/NAME .altSecurityIdentities./a\	EQUALITY caseIgnoreMatch' \
+        /etc/ldap/schema/msuser.schema > "$D/msuser.schema"
+    for n in primary second; do
+        conf $n > "$D/$n.conf"
+        mkdir -p "$D/$n-db"
+    done
+    "$SLAPADD" -q -f "$D/primary.conf" -l "$D/data.ldif" >"$D/slapadd.log" 2>&1 || {
+        cat "$D/slapadd.log" >&2; exit 1; }
+    # the same entries for the second server: a copy of the database
+    cp "$D/primary-db/data.mdb" "$D/second-db/data.mdb"
+    start_one primary "ldap://127.0.0.1:$P1/ ldaps://127.0.0.1:$P3/"
+    echo "ldap://127.0.0.1:$P2/" > "$D/second.urls"
+    start_one second "ldap://127.0.0.1:$P2/"
+    wait_port "$P1" 20 && wait_port "$P3" 20 && wait_port "$P2" 20 || {
+        echo "slapd did not start" >&2; tail -20 "$D"/*.log >&2; exit 1; }
+    echo "readerpw" > "$D/reader.pw"
+    chmod 600 "$D/reader.pw"
+    printf '#!/bin/sh\necho readerpw\n' > "$D/reader-pw.sh"
+    chmod 700 "$D/reader-pw.sh"
+    echo "MTLS_T_LDAP_PORT=$P1"
+    echo "MTLS_T_LDAPS_PORT=$P3"
+    echo "MTLS_T_LDAP2_PORT=$P2"
+    echo "MTLS_T_LDAP_DEAD_PORT=$DEAD"
+    echo "MTLS_T_LDAP_LOG=$D/primary.log"
+    echo "MTLS_T_LDAP2_LOG=$D/second.log"
+    echo "MTLS_T_LDAP2_PIDFILE=$D/second.pid.run"
+    echo "MTLS_T_LDAP_PWFILE=$D/reader.pw"
+    echo "MTLS_T_LDAP_PWEXEC=$D/reader-pw.sh"
+    echo "MTLS_T_SLAPD_SH=$HERE/slapd.sh"
+    echo "MTLS_T_SLAPD_STATE=$STATE"
+    ;;
+restart2)
+    # the second server again, on its port, after a test killed it
+    stop_pidfile "$D/second.pid.run" || true
+    start_one second "$(cat "$D/second.urls")"
+    port=$(sed 's/.*:\([0-9]*\)\/$/\1/' "$D/second.urls")
+    wait_port "$port" 20
+    ;;
+stop)
+    stop_pidfile "$D/primary.pid.run" || true
+    stop_pidfile "$D/second.pid.run" || true
+    ;;
+*)
+    echo "usage: slapd.sh start|stop|restart2 STATEDIR" >&2; exit 2 ;;
+esac
