@@ -111,14 +111,19 @@ for mpm in $MPMS; do
     # Other suites on the same machine may take the port Apache::Test
     # picked between its check and httpd's bind: start again (a few
     # times) when that is all that went wrong.
+    # -start-httpd -run-tests: with test files named, Apache::Test would
+    # otherwise run them against whatever server already answers on the
+    # port it picked (another checkout's); it then leaves the server
+    # running, so it is stopped after each attempt.
     for attempt in 1 2 3; do
         ./TEST -clean >/dev/null 2>&1
         rm -f logs/*.log logs/error_log 2>/dev/null
         # shellcheck disable=SC2086
         ./TEST -httpd "$HTTPD" -apxs "$APXS" -httpd_conf "$conf" -port select \
-            -minclients 8 -maxclients 48 \
+            -minclients 8 -maxclients 48 -start-httpd -run-tests \
             -verbose ${MTLS_TEST_FILES:-} > "$log" 2>&1
         rc=$?
+        ./TEST -stop-httpd >/dev/null 2>&1
         grep -q '^ok ' "$log" && break
         grep -qE "port [0-9]+ is in use|Address already in use|error_log wasn't created" \
             "$log" logs/error_log 2>/dev/null || break

@@ -1,0 +1,119 @@
+# Two httpd instances sharing one cache (SPEC §5): a certificate looked up
+# through the first is answered by the second without a directory search,
+# with a real memcached and a real redis-server (t/services/).  This file
+# starts the two servers itself, each with its own generated configuration.
+use strict;
+use warnings FATAL => 'all';
+use FindBin; use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use MTLSTest;
+use File::Path qw(make_path);
+use IO::Socket::INET ();
+use Time::HiRes qw(sleep time);
+
+plan tests => 10;
+
+my $vars = Apache::Test::vars();
+my $httpd = $vars->{httpd};
+my $inherit = $vars->{httpd_conf};
+my $dir = "$vars->{t_dir}/build/shared-cache";
+my $log = $ENV{MTLS_T_LDAP_LOG};
+make_path($dir);
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1) or die;
+    return $s->sockport;
+}
+
+# Start an httpd named NAME with MTLSCache CACHE; returns its port.
+sub start_httpd {
+    my ($name, $cache) = @_;
+    my $port = free_port();
+    my $d = "$dir/$name";
+    make_path($d);
+    my $so = $ENV{MTLS_MODULE_SO} || "$vars->{t_dir}/../.libs/mod_mtls_authz.so";
+    open my $f, '>', "$d/httpd.conf" or die;
+    print $f <<"EOF";
+Include "$inherit"
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile "$d/httpd.pid"
+ErrorLog "$d/error_log"
+LogLevel warn mtls_authz:debug
+DefaultRuntimeDir "$d"
+Mutex file:$d default
+ScriptSock "$d/cgisock"
+LoadModule mtls_authz_module "$so"
+MTLSCache "$cache"
+<VirtualHost 127.0.0.1:$port>
+    SSLEngine on
+    SSLCertificateFile    "$ENV{MTLS_T_PKI}/server.crt"
+    SSLCertificateKeyFile "$ENV{MTLS_T_PKI}/server.key"
+    SSLCACertificateFile  "$ENV{MTLS_T_PKI}/ca-bundle.crt"
+    SSLVerifyClient require
+    SSLVerifyDepth 3
+    <Location />
+        MTLSLDAPURL "ldap://127.0.0.1:$ENV{MTLS_T_LDAP_PORT}/ou=people,dc=lab,dc=example?uid?sub?(objectClass=inetOrgPerson)"
+        MTLSLDAPUserFilter "(mail={san:email})"
+        MTLSLDAPGroupBase "ou=groups,dc=lab,dc=example"
+        MTLSLDAPGroupFilter "(&(objectClass=groupOfNames)(member={dn}))"
+        Require mtls-group ldap-admins
+        Header always set X-MTLS-User "expr=%{MTLS_USER}"
+    </Location>
+    Alias / "$d/"
+</VirtualHost>
+EOF
+    close $f;
+    open my $i, '>', "$d/index.html" or die; print $i "ok\n"; close $i;
+    system($httpd, '-f', "$d/httpd.conf", '-k', 'start') == 0 or return;
+    my $end = time + 20;
+    while (time < $end) {
+        return $port if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1);
+        sleep 0.1;
+    }
+    return;
+}
+sub stop_httpd {
+    my $name = shift;
+    system($httpd, '-f', "$dir/$name/httpd.conf", '-k', 'stop');
+    my $end = time + 10;
+    while (-e "$dir/$name/httpd.pid" && time < $end) { sleep 0.1 }
+}
+
+sub get {
+    my ($port, $who) = @_;
+    my $ua = fresh_ua($who);
+    return $ua->get("https://127.0.0.1:$port/");
+}
+sub slurp_from {
+    my ($file, $off) = @_;
+    open my $f, '<', $file or return '';
+    seek $f, $off, 0; local $/; my $s = <$f>; $s // '';
+}
+# user searches for WHO's address since MARK (this file's own filter)
+sub searches {
+    my ($mark, $mail) = @_;
+    sleep 0.3;
+    return scalar grep { /SRCH base=.*\(&\(mail=\Q$mail\E\)\(objectClass=inetOrgPerson\)\)/i }
+        split /\n/, slurp_from($log, $mark);
+}
+
+for my $c (['memcache', "memcache:127.0.0.1:$ENV{MTLS_T_MEMCACHED_PORT}", 'ldmail', 'mailuser@lab.example'],
+           ['redis', "redis:127.0.0.1:$ENV{MTLS_T_REDIS_PORT}", 'ldposix', 'posix@lab.example']) {
+    my ($kind, $cache, $who, $mail) = @$c;
+    my $pa = start_httpd("$kind-a", $cache);
+    my $pb = start_httpd("$kind-b", $cache);
+    ok($pa && $pb, "$kind: two httpd instances started");
+    my $mark = -s $log;
+    my $ra = $pa ? get($pa, $who) : undef;
+    my $expect = $who eq 'ldmail' ? 200 : 403;   # posix is not in ldap-admins
+    is($ra ? $ra->code : 0, $expect, "$kind: the first server answers from the directory");
+    is(searches($mark, $mail), 1, "$kind: ... after one user search");
+    $mark = -s $log;
+    my $rb = $pb ? get($pb, $who) : undef;
+    is($rb ? $rb->code : 0, $expect, "$kind: the second server gives the same answer");
+    is(searches($mark, $mail), 0, "$kind: ... without asking the directory");
+    stop_httpd("$kind-a");
+    stop_httpd("$kind-b");
+}
