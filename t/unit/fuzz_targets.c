@@ -18,6 +18,7 @@
 #include "mtls_rule.h"
 #include "mtls_match.h"
 #include "mtls_filefmt.h"
+#include "mtls_ldapfilter.h"
 
 #define FAIL(...) do { \
     fprintf(stderr, "fuzz property: " __VA_ARGS__); \
@@ -381,6 +382,94 @@ int mtls_fuzz_cert(const uint8_t *data, size_t size)
 
 leave:
     X509_free(x);
+    apr_pool_destroy(p);
+    return rc;
+}
+
+/* Filter specials outside the {placeholders} of a template that parsed. */
+static int literal_specials(const char *t)
+{
+    int n = 0;
+
+    for (; *t; t++) {
+        if (*t == '{') {
+            while (*t && *t != '}') {
+                t++;
+            }
+            if (!*t) {
+                break;
+            }
+            continue;
+        }
+        n += *t == '(' || *t == ')' || *t == '*';
+    }
+    return n;
+}
+
+static int count_specials(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++) {
+        n += *s == '(' || *s == ')' || *s == '*';
+    }
+    return n;
+}
+
+int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p;
+    char *text, *rest, *tmpl, *user, *value, *serial;
+    mtls_ldapfilter_t *f;
+    mtls_cert_t c;
+    mtls_ava_t ava;
+    const char *out;
+    int rc = 0, i, kind;
+
+    if (size < 1) {
+        return 0;
+    }
+    apr_pool_create(&p, NULL);
+    kind = data[0] & 1;
+    text = rest = cstr(p, data + 1, size - 1);
+    tmpl = part(&rest);
+    user = part(&rest);
+    value = part(&rest);
+    serial = part(&rest);
+    if (mtls_ldapfilter_parse(p, tmpl, kind ? MTLS_LDAPFILTER_GROUP
+                                            : MTLS_LDAPFILTER_USER, &f)) {
+        goto leave;
+    }
+    /* A certificate whose every value is the input's: no value may add a
+     * filter special to what the template wrote. */
+    memset(&c, 0, sizeof(c));
+    c.subject = c.issuer = value;
+    c.serial = serial;
+    c.sha256 = c.spki = value;
+    c.der = (const unsigned char *)text;
+    c.der_len = strlen(text);
+    ava.oid = "2.5.4.3";
+    ava.value = value;
+    c.subject_avas = apr_array_make(p, 1, sizeof(mtls_ava_t));
+    c.issuer_avas = apr_array_make(p, 1, sizeof(mtls_ava_t));
+    APR_ARRAY_PUSH(c.subject_avas, mtls_ava_t) = ava;
+    APR_ARRAY_PUSH(c.issuer_avas, mtls_ava_t) = ava;
+    for (i = 0; i < MTLS_SAN_COUNT; i++) {
+        c.san[i] = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(c.san[i], const char *) = value;
+    }
+    out = mtls_ldapfilter_render(p, f, &c, user, value);
+    if (out && count_specials(out) != literal_specials(tmpl)) {
+        FAIL("a value changed the filter: [%s] -> [%s]", tmpl, out);
+    }
+    if (out && *out != '(') {
+        FAIL("rendered filter not in parentheses: [%s]", out);
+    }
+    mtls_ldap_escape(p, value, strlen(value));
+    if (*serial) {
+        mtls_ldap_ad_serial(p, serial);
+    }
+leave:
     apr_pool_destroy(p);
     return rc;
 }

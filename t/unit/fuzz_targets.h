@@ -28,4 +28,9 @@ int mtls_fuzz_filefmt(const uint8_t *data, size_t size);
  *  "the canonical form equals mtls_dn_canon() of the RFC 4514 text". */
 int mtls_fuzz_cert(const uint8_t *data, size_t size);
 
+/** LDAP filter templates: parse the first line (first byte: user or group
+ *  filter), render it with the other lines as every value; no value may
+ *  add a '(' ')' or '*' to the filter. */
+int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size);
+
 #endif /* MTLS_FUZZ_TARGETS_H */

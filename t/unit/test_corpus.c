@@ -15,6 +15,7 @@ static const struct {
     { "dn", mtls_fuzz_dn },
     { "filefmt", mtls_fuzz_filefmt },
     { "cert", mtls_fuzz_cert },
+    { "ldapfilter", mtls_fuzz_ldapfilter },
     { NULL, NULL }
 };
 
