@@ -43,7 +43,7 @@ for my $r (@reasons) {
     is(scalar @lines, 1, "$label: exactly one denial line in the error log");
     my $l = $lines[0] // '';
     like($l, qr/\[mtls_authz:info\]/, "$label: logged at info");
-    like($l, qr/ denied: reason=\Q$reason\E (?:detail="(?:[^"\\]|\\.)*" )?subject=(?:"(?:[^"\\]|\\.)*"|-) issuer=(?:"(?:[^"\\]|\\.)*"|-) serial=(?:[0-9A-F]+|-) sha256=(?:[0-9a-f]{64}|-) client=\S+ uri=\S+$/,
+    like($l, qr/ denied: reason=\Q$reason\E (?:detail="(?:[^"\\]|\\.)*" )?(?:user="(?:[^"\\]|\\.)*" )?(?:source=\S+ )?(?:ldap-dn="(?:[^"\\]|\\.)*" )?subject=(?:"(?:[^"\\]|\\.)*"|-) issuer=(?:"(?:[^"\\]|\\.)*"|-) serial=(?:[0-9A-F]+|-) sha256=(?:[0-9a-f]{64}|-) client=\S+ uri=\S+$/,
          "$label: the documented line format");
     like($l, qr/client=127\.0\.0\.1\b/, "$label: client address logged");
     if ($who) {

@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest;
 use Time::HiRes qw(sleep time);
 
-plan tests => 80;
+plan tests => 81;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -114,7 +114,12 @@ ok(searches($log1, 0, '(cn=\\2a\\29\\28uid=\\2a)') >= 1, '... the filter sent is
     is(searches($log1, $m, '(mail='), 0, '... and the directory is not asked for an empty value');
 }
 is(code(alice => '/ld/user'), 200, '{user} from MTLSUserFrom: uid=alice in ldap-admins');
-is(code(bob => '/ld/user'), 403, '{user}: uid=bob is not');
+{
+    my $m = log_mark();
+    is(code(bob => '/ld/user'), 403, '{user}: uid=bob is not');
+    ok(scalar(log_wait($m, qr/MTLS0401: denied: reason=group-mismatch user="bob" source=rule:1 ldap-dn="uid=bob,ou=people,dc=lab,dc=example" /)),
+       '... and the refusal line shows what the directory answered');
+}
 
 # ---- binds ----------------------------------------------------------------
 is(code(ldcert => '/ld/bind-plain'), 200, 'bind with a password');
