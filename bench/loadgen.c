@@ -100,6 +100,11 @@ static int srv_pids[MAX_PIDS];
 static int nsrv_pids;
 
 static SSL_CTX *ctx;
+/* -L N: a population of N client certificates (-c/-k are printf patterns
+ * with one %d); each new connection presents the next one. */
+static int o_population;
+static SSL_CTX **pop_ctx;
+static atomic_uint pop_next;
 static char request[MAX_PATHS][1024];
 static size_t request_len[MAX_PATHS];
 
@@ -205,7 +210,9 @@ static SSL *open_tls(struct worker *w)
         note_error(w, "connect");
         return NULL;
     }
-    SSL *ssl = SSL_new(ctx);
+    SSL *ssl = SSL_new(o_population
+                       ? pop_ctx[atomic_fetch_add(&pop_next, 1) % (unsigned)o_population]
+                       : ctx);
     if (!ssl) {
         close(fd);
         note_error(w, "SSL_new");
@@ -469,7 +476,9 @@ static void usage(void)
             "usage: loadgen -p PORT -c CERT -k KEY -C CA -m ka|new -P PATH[,PATH...]\n"
             "               [-h 127.0.0.1] [-s SNI] [-t THREADS] [-d SECONDS]\n"
             "               [-w WARMUP_SECONDS] [-r ROUNDS] [-T SLOT_MS]\n"
-            "               [-x SERVER_PID]... [-z SEED]\n");
+            "               [-x SERVER_PID]... [-z SEED] [-L POPULATION]\n"
+            "  -L N: -c and -k are patterns with one %%d (0..N-1); each new\n"
+            "        connection presents the next certificate\n");
     exit(2);
 }
 
@@ -488,7 +497,7 @@ static uint64_t slot_ns[MAX_ROUNDS][MAX_PATHS], srv_ns[MAX_ROUNDS][MAX_PATHS];
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:s:P:c:k:C:m:t:d:w:r:T:x:z:")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:s:P:c:k:C:m:t:d:w:r:T:x:z:L:")) != -1) {
         switch (c) {
         case 'h': o_host = optarg; break;
         case 'p': o_port = atoi(optarg); break;
@@ -513,6 +522,7 @@ int main(int argc, char **argv)
             srv_pids[nsrv_pids++] = atoi(optarg);
             break;
         case 'z': o_seed = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'L': o_population = atoi(optarg); break;
         default: usage();
         }
     }
@@ -523,22 +533,33 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
 
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx ||
-        SSL_CTX_use_certificate_chain_file(ctx, o_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, o_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1 ||
-        SSL_CTX_load_verify_locations(ctx, o_ca, NULL) != 1) {
-        fprintf(stderr, "loadgen: cannot load the client certificate, key or CA\n");
-        ERR_print_errors_fp(stderr);
-        return 1;
+    if (o_population < 0 || (o_population && !o_new))
+        usage();
+    if (o_population)
+        pop_ctx = calloc((size_t)o_population, sizeof *pop_ctx);
+    for (int i = 0; i < (o_population ? o_population : 1); i++) {
+        char cert[512], key[512];
+        snprintf(cert, sizeof cert, o_cert, i);
+        snprintf(key, sizeof key, o_key, i);
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx ||
+            SSL_CTX_use_certificate_chain_file(ctx, o_population ? cert : o_cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx, o_population ? key : o_key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1 ||
+            SSL_CTX_load_verify_locations(ctx, o_ca, NULL) != 1) {
+            fprintf(stderr, "loadgen: cannot load the client certificate, key or CA\n");
+            ERR_print_errors_fp(stderr);
+            return 1;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        /* No resumption of any kind: every -m new connection is a full
+         * handshake with the client certificate sent and verified. */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+        if (o_population)
+            pop_ctx[i] = ctx;
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    /* No resumption of any kind: every -m new connection is a full
-     * handshake with the client certificate sent and verified. */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
 
     for (int i = 0; i < npaths; i++)
         request_len[i] = (size_t)snprintf(request[i], sizeof request[i],

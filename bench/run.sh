@@ -854,5 +854,11 @@ stop_server
 callgrind_count
 
 report | tee "$RUN/results.txt"
+
+# The directory rows (slapd, memcached, redis; BENCH_DIRECTORY=0 skips).
+if [ "${BENCH_DIRECTORY:-1}" != 0 ]; then
+    "$BENCH/directory.sh" | tee "$RUN/directory.txt" ||
+        say "bench: the directory rows failed (see above)"
+fi
 say "bench: done in $((SECONDS - T_START))s; table in ${RUN#"$REPO"/}/results.txt," \
     "raw figures in ${RUN#"$REPO"/}/ka.txt, new.txt, callgrind/"
