@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest;
 use Time::HiRes qw(sleep time);
 
-plan tests => 81;
+plan tests => 84;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -119,6 +119,26 @@ is(code(alice => '/ld/user'), 200, '{user} from MTLSUserFrom: uid=alice in ldap-
     is(code(bob => '/ld/user'), 403, '{user}: uid=bob is not');
     ok(scalar(log_wait($m, qr/MTLS0401: denied: reason=group-mismatch user="bob" source=rule:1 ldap-dn="uid=bob,ou=people,dc=lab,dc=example" /)),
        '... and the refusal line shows what the directory answered');
+}
+
+# ---- HTTP/2: streams of one connection share the directory's answer ------
+{
+    my $dir = "$ENV{MTLS_T_RUN}/h2-directory";
+    mkdir $dir;
+    my $port = MTLSTest::port($V);
+    my @cmd = ('curl', '-s', '--http2', '--cacert', pki('ca-bundle.crt'),
+               '--cert', pki('ldcert.crt'), '--key', pki('ldcert.key'));
+    for my $i (1, 2) {
+        push @cmd, '-o', "$dir/body$i", '-w', '%{http_code} %{http_version} %{num_connects}\n',
+            sprintf('https://localhost:%d/ld/cert%s?h2=%d', $port, $i == 1 ? '' : '-devs', $i);
+    }
+    open my $fh, '-|', @cmd or die "curl: $!";
+    my @out = map { [split] } <$fh>;
+    close $fh;
+    my $body = do { local $/; open my $b, '<', "$dir/body1" or die; <$b> };
+    is(join(' ', map { "$_->[0]/$_->[1]" } @out), '200/2 200/2', 'HTTP/2: two streams, both granted by directory groups');
+    is(($out[1] // [])->[2], 0, '... on one connection');
+    like($body, qr/^MTLS_LDAP_DN=uid=ldcert,ou=people,dc=lab,dc=example$/m, '... MTLS_LDAP_DN on a stream');
 }
 
 # ---- binds ----------------------------------------------------------------
