@@ -43,7 +43,9 @@ ErrorLog "$d/error_log"
 LogLevel warn mtls_authz:debug
 DefaultRuntimeDir "$d"
 Mutex file:$d default
-ScriptSock "$d/cgisock"
+<IfModule cgid_module>
+    ScriptSock "$d/cgisock"
+</IfModule>
 LoadModule mtls_authz_module "$so"
 MTLSCache "$cache"
 <VirtualHost 127.0.0.1:$port>
