@@ -400,7 +400,14 @@ static const char *cache_key(apr_pool_t *p, const mtls_directory_conf_t *c,
     }
     EVP_DigestFinal_ex(md, d, &n);
     EVP_MD_CTX_free(md);
-    memcpy(key, "mtls-authz1:", 12);
+    /* shmcb picks a subcache by the key's first byte: make that byte
+     * spread as the digest does (printable, no space: memcache takes it),
+     * or every answer would crowd into one subcache and evict the rest. */
+    key[0] = (char)(0x40 + (d[0] & 63));
+    if (key[0] == 0x7f) {
+        key[0] = 0x3f;
+    }
+    memcpy(key + 1, "mtls-authz:", 11);
     for (i = 0, o = key + 12; i < 32; i++) {
         *o++ = hex[d[i] >> 4];
         *o++ = hex[d[i] & 15];
