@@ -22,11 +22,15 @@ my %c = map { $_ => cert($_) } qw(alice bob svc);
 my $dir = tempdir(CLEANUP => 1);
 
 # What each client asks, and the only answer that is right.
+# (The /g/ locations answer with a static file and show the identity in
+# response headers: a CGI in flight would get mod_cgid's own 503 while its
+# daemon restarts, which says nothing about this module.)
+sub user_is { my ($res, $u) = @_; $res->code == 200 && ($res->header('X-MTLS-User') // '') eq $u }
 my @clients = (
-    [alice => '/p/map',  sub { $_[0]->code == 200 && (env_of($_[0])->{MTLS_USER} // '') eq 'alice' }],
-    [svc   => '/p/map',  sub { $_[0]->code == 200 && (env_of($_[0])->{MTLS_USER} // '') eq 'svc-by-spki' }],
-    [bob   => '/p/deny', sub { $_[0]->code == 403 && ($_[0]->header('X-MTLS-Deny') // '') eq 'denylisted' }],
-    [alice => '/fields', sub { $_[0]->code == 200 && ($_[0]->header('X-MTLS-User') // '') eq 'alice' }],
+    [alice => '/g/map',    sub { user_is($_[0], 'alice') && ($_[0]->header('X-MTLS-Source') // '') eq 'map' }],
+    [svc   => '/g/map',    sub { user_is($_[0], 'svc-by-spki') }],
+    [bob   => '/g/deny',   sub { $_[0]->code == 403 && ($_[0]->header('X-MTLS-Deny') // '') eq 'denylisted' }],
+    [alice => '/g/fields', sub { user_is($_[0], 'alice') }],
 );
 
 # Each client requests until told to stop; it says when it has answers
@@ -61,7 +65,10 @@ for my $i (0 .. $#clients) {
             }
             $n++;
             $after++ if $restarted;
-            unless ($right->($res)) { $bad++; push @why, $res->code }
+            unless ($right->($res)) {
+                $bad++;
+                push @why, $res->code . ':' . ($res->header('X-MTLS-User') // $res->header('X-MTLS-Deny') // '-');
+            }
             touch("$dir/before.$i") if $n == 3;
             touch("$dir/after.$i") if $after == 3;
         }
