@@ -143,6 +143,7 @@ const char *mtls_field_first(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_SPKI:      return c->spki;
     case MTLS_F_NOT_AFTER: return c->not_after;
     case MTLS_F_VERIFY:    return c->verify;
+    case MTLS_F_DAYS_LEFT: return apr_ltoa(p, mtls_cert_days_left(c, now));
     default: {
         apr_array_header_t *v = mtls_field_values(p, f, c, now);
         return v->nelts ? APR_ARRAY_IDX(v, 0, const char *) : NULL;

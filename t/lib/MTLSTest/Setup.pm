@@ -69,6 +69,7 @@ EOF2
         'rt-deny.txt'   => "# nothing denied yet\n",
         # MTLSHeaderSignature (t/70-headers.t); a key must not be world-readable
         'hdr.key' => "t-signing-key-0123456789abcdef0123456789\n",
+        'big.map'       => "sha256:$c->{alice}{sha256} alice-small\n",   # t/66-reload-lock.t
     );
 }
 
