@@ -54,15 +54,6 @@ for my $i (0 .. $#clients) {
                 $retried++;
                 $res = GET_as($who, uniq($path), ua => $ua, json => 1);
             }
-            # mod_cgid restarts its daemon on a graceful restart: a CGI
-            # request that meets the old daemon going away is answered 503
-            # by mod_cgid (AH10246, AH02833) after the module granted it.
-            # That is not the module's answer (its own 503 names a reason
-            # in X-MTLS-Deny); ask again, and count it.
-            elsif ($res->code == 503 && ($res->header('X-MTLS-Deny') // '') eq '') {
-                $retried++;
-                $res = GET_as($who, uniq($path), ua => $ua, json => 1);
-            }
             $n++;
             $after++ if $restarted;
             unless ($right->($res)) {
