@@ -16,6 +16,7 @@
 #include "mtls_headers.h"
 #include "mtls_version.h"
 #include "mtls_directory.h"
+#include "mtls_proxy.h"
 
 #define FILE_KIND(k) ((void *)(long)(k))
 #define DIR_CMD(name, which, how, help) \
@@ -111,6 +112,28 @@ static const command_rec mtls_cmds[] = {
     DIR_CMD("MTLSCacheMaxStale", MTLS_DC_MAX_STALE, RSRC_CONF | ACCESS_CONF,
             "seconds past its TTL an answer may serve while the directory "
             "is down (default 0)"),
+    AP_INIT_ITERATE("MTLSTrustedProxy", mtls_cmd_trusted_proxy, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "ADDRESS|CIDR|cert:sha256:HEX|spki:HEX ... (or none): "
+                    "the peers whose forwarded client certificate is "
+                    "believed"),
+    AP_INIT_TAKE23("MTLSProxyCertHeader", mtls_cmd_proxy_cert_header, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "NAME rfc9440|xfcc|pem-urlencoded|der-base64 "
+                   "[CHAIN-NAME]: the header a trusted proxy forwards the "
+                   "client certificate in"),
+    AP_INIT_TAKE1("MTLSProxyCertCA", mtls_cmd_proxy_cert_ca, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "PEM file of the CAs forwarded certificates must chain "
+                  "to"),
+    AP_INIT_TAKE1("MTLSProxyCRL", mtls_cmd_proxy_crl, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "PEM file of CRLs forwarded certificates are checked "
+                  "against, or none"),
+    AP_INIT_TAKE1("MTLSProxyVerifyDepth", mtls_cmd_proxy_verify_depth, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "intermediate CAs allowed above a forwarded certificate "
+                  "(default 5)"),
     { NULL }
 };
 
@@ -124,6 +147,7 @@ static void mtls_register_hooks(apr_pool_t *p)
     mtls_headers_register_hooks(p);
     mtls_version_register_hooks(p);
     mtls_directory_register_hooks(p);
+    mtls_proxy_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(mtls_authz) = {

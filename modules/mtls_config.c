@@ -8,6 +8,7 @@
 #include "mtls_config.h"
 #include "mtls_rule.h"
 #include "mtls_directory.h"
+#include "mtls_proxy.h"
 
 void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -43,6 +44,7 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->mode = MERGE_INT(mode);
     dc->headers = mtls_headers_merge_dir(p, base->headers, add->headers);
     dc->directory = mtls_directory_merge(p, base->directory, add->directory);
+    dc->proxy = mtls_proxy_merge(p, base->proxy, add->proxy);
     return dc;
 }
 

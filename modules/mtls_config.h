@@ -30,6 +30,7 @@ typedef struct {
     int error_detail;
     int mode;
     mtls_hdr_dir_t *headers;           /* MTLSRequestHeader & co, or NULL */
+    struct mtls_proxy_conf_t *proxy;   /* MTLSTrustedProxy, MTLSProxy* */
 } mtls_dir_conf_t;
 
 typedef struct {

@@ -73,6 +73,19 @@ struct mtls_req_decision {
     apr_array_header_t *records;        /* of mtls_decision_t */
 };
 
+/* What the log line and the error body add to the reason: mod_ssl's or
+ * the module's verification text, or why a trusted proxy forwarded no
+ * certificate. */
+static const char *peer_detail(mtls_reason_e reason,
+                               const mtls_identity_t *id)
+{
+    if (!id) {
+        return NULL;
+    }
+    return reason == MTLS_R_NOT_VERIFIED ? id->peer->verify_detail
+           : reason == MTLS_R_NO_CERTIFICATE ? id->peer->hint : NULL;
+}
+
 /* Log line fields; values come from certificates, so control bytes and
  * quotes are escaped by ap_log's own escaping plus ours for '"'. */
 static const char *quoted(apr_pool_t *p, const char *s)
@@ -89,8 +102,7 @@ static void log_refusal(request_rec *r, const char *what,
     const mtls_identity_t *id = d->id;
     mtls_reason_e reason = d->reason;
     const mtls_cert_t *c = id ? id->peer->cert : NULL;
-    const char *detail = id && reason == MTLS_R_NOT_VERIFIED
-                         ? id->peer->verify_detail : NULL;
+    const char *detail = peer_detail(reason, id);
 
     const mtls_outcome_t *o = id ? id->outcome : NULL;
 
@@ -182,8 +194,7 @@ static const char *error_body(request_rec *r, int status,
     const mtls_identity_t *id = d->id;
     mtls_reason_e reason = d->reason;
     const mtls_cert_t *c = id ? id->peer->cert : NULL;
-    const char *detail = id && reason == MTLS_R_NOT_VERIFIED
-                         ? id->peer->verify_detail : NULL;
+    const char *detail = peer_detail(reason, id);
     apr_pool_t *p = r->pool;
 
     if (json) {

@@ -25,6 +25,7 @@
 #include "mtls_reload.h"
 #include "mtls_resolve.h"
 #include "mtls_directory.h"
+#include "mtls_proxy.h"
 
 /* Outcomes remembered per connection, and how many may ever be copied
  * into its pool (reloads and days-left changes replace entries), so a
@@ -278,13 +279,19 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
     struct mtls_req_identity *ri = req_identity(r, 1);
     mtls_conn_state_t *cs;
 
-    /* A certificate forwarded by a trusted proxy (per request, keyed by
-     * the certificate) would be taken here, before the connection's. */
     if (!ri->peer) {
+        const mtls_peer_t *tls;
         cs = state_of(r);
         LOCK(cs);
-        ri->peer = peer_locked(r, cs);
+        tls = peer_locked(r, cs);
         UNLOCK(cs);
+        /* A certificate forwarded by a trusted proxy is this request's
+         * alone: the next request on the connection may be another
+         * client's. */
+        ri->peer = mtls_proxy_peer(r, mtls_dir_conf(r)->proxy, tls);
+        if (!ri->peer) {
+            ri->peer = tls;
+        }
     }
     return ri->peer;
 }
@@ -422,6 +429,42 @@ leave:
     return o;
 }
 
+/* The outcome for a certificate a trusted proxy forwarded: never
+ * remembered with the connection, whose next request may be another
+ * client's. */
+static const mtls_outcome_t *forwarded_outcome(request_rec *r,
+                                               const mtls_dir_conf_t *dc,
+                                               const mtls_cert_t *cert,
+                                               const char **how)
+{
+    mtls_snapshot_t *deny, *map, *group;
+    const mtls_outcome_t *o;
+    mtls_sources_t src;
+    mtls_asker_t dir;
+
+    memset(&src, 0, sizeof(src));
+    deny = acquire(dc->deny_list, &src.deny_list);
+    map = acquire(dc->map_file, &src.map_file);
+    group = acquire(dc->group_file, &src.group_file);
+    src.user_rules = dc->user_rules;
+    src.group_rules = dc->group_rules;
+    if (mtls_directory_enabled(dc->directory)) {
+        memcpy(src.directory, mtls_directory_digest(dc->directory),
+               sizeof(src.directory));
+        mtls_directory_asker(r, dc->directory, &dir);
+    }
+    /* Copied: the result may point into the snapshots released below. */
+    o = mtls_outcome_copy(r->pool, mtls_resolve_ask(
+            r->pool, cert, &src,
+            mtls_directory_enabled(dc->directory) ? &dir : NULL,
+            r->request_time, NULL));
+    *how = "resolved (forwarded certificate)";
+    release(dc->deny_list, deny);
+    release(dc->map_file, map);
+    release(dc->group_file, group);
+    return o;
+}
+
 static void log_identity(request_rec *r, const mtls_identity_t *id,
                          const char *how)
 {
@@ -466,7 +509,9 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
         how = "no verified certificate";
     }
     else {
-        id->outcome = outcome_for(r, state_of(r), dc, peer->cert, &how);
+        id->outcome = peer->source
+            ? forwarded_outcome(r, dc, peer->cert, &how)
+            : outcome_for(r, state_of(r), dc, peer->cert, &how);
         switch (id->outcome->reason) {
         case MTLS_R_DENYLISTED:
         case MTLS_R_REVOKED:

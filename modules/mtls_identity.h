@@ -26,6 +26,8 @@ typedef struct {
     const char *verify_detail;   /* "certificate has expired", ... or NULL */
     const mtls_cert_t *cert;     /* parsed facts, NULL if none/unparseable */
     const char *cert_error;      /* why a presented certificate has no facts */
+    const char *source;          /* "proxy" when forwarded, else NULL (TLS) */
+    const char *hint;            /* why none came (forwarded), or NULL */
 } mtls_peer_t;
 
 /* A request's identity: the peer and the outcome of resolving it under

@@ -41,6 +41,7 @@ int main(int argc, const char *const *argv)
     test_resolve(p);
     test_hdrfmt(p);
     test_ldapfilter(p);
+    test_fwd(p);
 
     /* The corpus sits next to the runner: t/unit/corpus/<target>/. */
     slash = strrchr(argv[0], '/');

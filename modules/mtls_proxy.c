@@ -1,0 +1,633 @@
+/* Forwarded client certificates: trust, header removal, the peer. */
+#include "mtls_private.h"
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_atomic.h"
+#include "apr_lib.h"
+#include "apr_network_io.h"
+#include "http_core.h"
+#include "http_request.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "mtls_proxy.h"
+#include "mtls_config.h"
+#include "mtls_fwd.h"
+#include "mtls_match.h"
+
+/* Entries of the per-process cache of verified certificates: enough for
+ * a busy proxy's clients, bounded so a flood of new ones costs memory
+ * only up to here (each entry is one pool, about 8 KiB). */
+#define MTLS_PROXY_CACHE_SLOTS 1024
+/* How long a verification result is reused: a good one at most this long
+ * (and never past the certificate's notAfter), a failed one shorter. */
+#define MTLS_PROXY_GOOD_TTL apr_time_from_sec(300)
+#define MTLS_PROXY_BAD_TTL  apr_time_from_sec(30)
+/* One warning about untrusted peers per this many seconds and process. */
+#define MTLS_PROXY_WARN_EVERY 10
+#define MTLS_PROXY_DEFAULT_DEPTH 5
+
+typedef struct {
+    mtls_fp_kind_e kind;
+    const char *hex;
+} pin_t;
+
+/* Unset is NULL / -1 / 0 for the *_set flags, so nested scopes inherit. */
+struct mtls_proxy_conf_t {
+    apr_array_header_t *nets;      /* of apr_ipsubnet_t *; NULL: any */
+    apr_array_header_t *pins;      /* of pin_t; NULL: none */
+    const char *trusted_text;      /* as written, for hints */
+    int trusted_set;               /* MTLSTrustedProxy here ("none" too) */
+    const char *header;            /* MTLSProxyCertHeader */
+    const char *chain_header;
+    int format;
+    const char *ca_file;
+    X509_STORE *store;
+    STACK_OF(X509_CRL) *crls;
+    int crls_set;
+    int depth;
+};
+
+/* What the header parser found for the initial request: whether the
+ * peer's address is trusted, and the raw values it sent. */
+typedef struct {
+    int trusted_addr;
+    const char *value;
+    const char *chain;
+} stash_t;
+
+static const char *const stash_key = "mtls_proxy_stash";
+
+/* Per process, made in child_init before any request thread runs and
+ * never replaced: the cache and the warning limiter's counters. */
+typedef struct {
+    mtls_fwd_cache_t *cache;
+    volatile apr_uint32_t warn_at;     /* apr_time_sec of the last one */
+    volatile apr_uint32_t suppressed;
+} proc_t;
+
+static proc_t *proc;
+
+static mtls_proxy_conf_t *conf_of(cmd_parms *cmd, void *dcv)
+{
+    mtls_dir_conf_t *dc = dcv;
+
+    if (!dc->proxy) {
+        mtls_proxy_conf_t *pc = apr_pcalloc(cmd->pool, sizeof(*pc));
+        pc->format = -1;
+        pc->depth = -1;
+        dc->proxy = pc;
+    }
+    return dc->proxy;
+}
+
+mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
+                                    const mtls_proxy_conf_t *base,
+                                    const mtls_proxy_conf_t *add)
+{
+    mtls_proxy_conf_t *pc;
+
+    if (!base || !add) {
+        return (mtls_proxy_conf_t *)(add ? add : base);
+    }
+    pc = apr_pmemdup(p, base, sizeof(*pc));
+    if (add->trusted_set) {
+        pc->nets = add->nets;
+        pc->pins = add->pins;
+        pc->trusted_text = add->trusted_text;
+        pc->trusted_set = 1;
+    }
+    if (add->header) {
+        pc->header = add->header;
+        pc->chain_header = add->chain_header;
+        pc->format = add->format;
+    }
+    if (add->ca_file) {
+        pc->ca_file = add->ca_file;
+        pc->store = add->store;
+    }
+    if (add->crls_set) {
+        pc->crls = add->crls;
+        pc->crls_set = 1;
+    }
+    if (add->depth != -1) {
+        pc->depth = add->depth;
+    }
+    return pc;
+}
+
+/* ---- directives ------------------------------------------------------- */
+
+const char *mtls_cmd_trusted_proxy(cmd_parms *cmd, void *dcv,
+                                   const char *arg)
+{
+    mtls_proxy_conf_t *pc = conf_of(cmd, dcv);
+    char *ip, *mask;
+    apr_ipsubnet_t *net;
+    apr_status_t rv;
+
+    /* Several lines in one scope add up; a nested scope starts afresh. */
+    if (!pc->trusted_set) {
+        pc->trusted_set = 1;
+        pc->nets = NULL;
+        pc->pins = NULL;
+        pc->trusted_text = NULL;
+    }
+    if (!strcasecmp(arg, "none")) {
+        pc->nets = NULL;
+        pc->pins = NULL;
+        pc->trusted_text = NULL;
+        return NULL;
+    }
+    pc->trusted_text = pc->trusted_text
+        ? apr_pstrcat(cmd->pool, pc->trusted_text, " ", arg, NULL) : arg;
+    if (!strncasecmp(arg, "cert:", 5) || !strncasecmp(arg, "spki:", 5)) {
+        pin_t pin;
+        const char *err = mtls_fingerprint_parse(cmd->pool,
+                                                 !strncasecmp(arg, "cert:", 5)
+                                                 ? arg + 5 : arg,
+                                                 &pin.kind, &pin.hex);
+        if (err || (!strncasecmp(arg, "cert:", 5)
+                    && pin.kind != MTLS_FP_SHA256)) {
+            return apr_psprintf(cmd->pool, "MTLSTrustedProxy %s: write "
+                                "cert:sha256:HEX or spki:HEX (64 hex "
+                                "digits)%s%s", arg, err ? ": " : "",
+                                err ? err : "");
+        }
+        if (!pc->pins) {
+            pc->pins = apr_array_make(cmd->pool, 1, sizeof(pin_t));
+        }
+        APR_ARRAY_PUSH(pc->pins, pin_t) = pin;
+        return NULL;
+    }
+    ip = apr_pstrdup(cmd->temp_pool, arg);
+    if ((mask = strchr(ip, '/'))) {
+        *mask++ = '\0';
+    }
+    /* Only numeric addresses (APR takes no names): trust must not
+     * depend on DNS. */
+    if (!*ip || (mask && !*mask)
+        || (rv = apr_ipsubnet_create(&net, ip, mask, cmd->pool))
+           != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "MTLSTrustedProxy %s: not an IP "
+                            "address, CIDR range (10.0.0.0/8), "
+                            "cert:sha256:HEX or spki:HEX", arg);
+    }
+    if (!pc->nets) {
+        pc->nets = apr_array_make(cmd->pool, 2, sizeof(apr_ipsubnet_t *));
+    }
+    APR_ARRAY_PUSH(pc->nets, apr_ipsubnet_t *) = net;
+    return NULL;
+}
+
+/* A header name as RFC 9110 allows it. */
+static int is_token(const char *s)
+{
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dcv,
+                                       const char *name, const char *format,
+                                       const char *chain)
+{
+    mtls_proxy_conf_t *pc = conf_of(cmd, dcv);
+    int f = mtls_fwd_format_parse(format);
+
+    if (!is_token(name) || (chain && !is_token(chain))) {
+        return apr_psprintf(cmd->pool, "MTLSProxyCertHeader: '%s' is not a "
+                            "header name", is_token(name) ? chain : name);
+    }
+    if (f < 0) {
+        return apr_psprintf(cmd->pool, "MTLSProxyCertHeader %s %s: the "
+                            "format is one of rfc9440, xfcc, pem-urlencoded, "
+                            "der-base64", name, format);
+    }
+    if (chain && f != MTLS_FWD_RFC9440) {
+        return apr_psprintf(cmd->pool, "MTLSProxyCertHeader %s %s: only "
+                            "rfc9440 has a separate chain header (xfcc "
+                            "carries Chain=, the others the chain after "
+                            "the certificate)", name, format);
+    }
+    pc->header = name;
+    pc->format = f;
+    pc->chain_header = f == MTLS_FWD_RFC9440
+        ? (chain ? chain : apr_pstrcat(cmd->pool, name, "-Chain", NULL))
+        : NULL;
+    return NULL;
+}
+
+const char *mtls_cmd_proxy_cert_ca(cmd_parms *cmd, void *dcv,
+                                   const char *file)
+{
+    mtls_proxy_conf_t *pc = conf_of(cmd, dcv);
+    const char *path = ap_server_root_relative(cmd->pool, file), *err;
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "MTLSProxyCertCA: bad path %s", file);
+    }
+    if ((err = mtls_fwd_load_cas(cmd->pool, path, &pc->store))) {
+        return apr_pstrcat(cmd->pool, "MTLSProxyCertCA: ", err, NULL);
+    }
+    pc->ca_file = path;
+    return NULL;
+}
+
+const char *mtls_cmd_proxy_crl(cmd_parms *cmd, void *dcv, const char *file)
+{
+    mtls_proxy_conf_t *pc = conf_of(cmd, dcv);
+    const char *path, *err;
+
+    pc->crls_set = 1;
+    pc->crls = NULL;
+    if (!strcasecmp(file, "none")) {
+        return NULL;
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, file))) {
+        return apr_psprintf(cmd->pool, "MTLSProxyCRL: bad path %s", file);
+    }
+    if ((err = mtls_fwd_load_crls(cmd->pool, path, &pc->crls))) {
+        return apr_pstrcat(cmd->pool, "MTLSProxyCRL: ", err, NULL);
+    }
+    return NULL;
+}
+
+const char *mtls_cmd_proxy_verify_depth(cmd_parms *cmd, void *dcv,
+                                        const char *arg)
+{
+    mtls_proxy_conf_t *pc = conf_of(cmd, dcv);
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (!*arg || *end || n < 0 || n > 16) {
+        return "MTLSProxyVerifyDepth takes a number of intermediate CAs "
+               "(0-16), as SSLVerifyDepth";
+    }
+    pc->depth = (int)n;
+    return NULL;
+}
+
+/* ---- removing the headers ----------------------------------------- */
+
+/* 1 when @p key is @p name (any case), 2 when it is one of its other
+ * spellings ('_' for '-', any case), 0 otherwise. */
+static int spelling(const char *key, const char *name)
+{
+    int exact = 1;
+
+    if (!name) {
+        return 0;
+    }
+    for (; *key && *name; key++, name++) {
+        char k = *key == '_' ? '-' : *key, n = *name == '_' ? '-' : *name;
+        if (apr_tolower(k) != apr_tolower(n)) {
+            return 0;
+        }
+        if (*key != *name && apr_tolower(*key) != apr_tolower(*name)) {
+            exact = 0;
+        }
+    }
+    return (*key || *name) ? 0 : (exact ? 1 : 2);
+}
+
+static void warn_untrusted(request_rec *r, const char *header,
+                           const char *why)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t last;
+
+    if (!proc) {
+        return;
+    }
+    last = apr_atomic_read32(&proc->warn_at);
+    if (now - last < MTLS_PROXY_WARN_EVERY
+        || apr_atomic_cas32(&proc->warn_at, now, last) != last) {
+        apr_atomic_inc32(&proc->suppressed);
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "MTLS5001: removed the forwarded client certificate "
+                  "header %s sent by %s, %s; it was not read (%u more "
+                  "such requests since the last warning)", header,
+                  r->connection->client_ip, why,
+                  apr_atomic_xchg32(&proc->suppressed, 0));
+}
+
+static int addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
+{
+    conn_rec *c = r->connection->master ? r->connection->master
+                                        : r->connection;
+    int i;
+
+    if (!pc->nets) {
+        return pc->pins != NULL;     /* pinned by certificate alone */
+    }
+    for (i = 0; i < pc->nets->nelts; i++) {
+        if (apr_ipsubnet_test(APR_ARRAY_IDX(pc->nets, i, apr_ipsubnet_t *),
+                              c->client_addr)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Before any handler, proxy or module after us reads the request: the
+ * forwarded-certificate headers go, in every spelling.  A trusted
+ * proxy's values are kept aside for mtls_proxy_peer; nobody else's is
+ * even looked at. */
+static int scrub_headers(request_rec *r)
+{
+    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
+    const mtls_proxy_conf_t *pc = dc ? dc->proxy : NULL;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *elts;
+    apr_array_header_t *gone = NULL;
+    stash_t *st = NULL;
+    int i, trusted;
+
+    if (!pc || !pc->header) {
+        return DECLINED;
+    }
+    trusted = addr_trusted(r, pc);
+    if (trusted && !r->prev) {
+        st = apr_pcalloc(r->pool, sizeof(*st));
+        st->trusted_addr = 1;
+        apr_pool_userdata_setn(st, stash_key, NULL, r->pool);
+    }
+    arr = apr_table_elts(r->headers_in);
+    elts = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        int sv = spelling(elts[i].key, pc->header);
+        int sc = sv ? 0 : spelling(elts[i].key, pc->chain_header);
+        if (!sv && !sc) {
+            continue;
+        }
+        if (!trusted) {
+            warn_untrusted(r, elts[i].key, "which is not a trusted proxy "
+                           "(MTLSTrustedProxy)");
+        }
+        else if (st && (sv == 1 || sc == 1)) {
+            const char **slot = sv ? &st->value : &st->chain;
+            *slot = *slot ? apr_pstrcat(r->pool, *slot, ", ", elts[i].val,
+                                        NULL)
+                          : elts[i].val;
+        }
+        if (!gone) {
+            gone = apr_array_make(r->pool, 2, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(gone, const char *) = elts[i].key;
+    }
+    for (i = 0; gone && i < gone->nelts; i++) {
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(gone, i, const char *));
+    }
+    return DECLINED;
+}
+
+/* The stash of the request this one descends from (sub-requests and
+ * internal redirects share the original request's headers). */
+static const stash_t *find_stash(request_rec *r)
+{
+    void *st = NULL;
+
+    for (;;) {
+        if (r->main) {
+            r = r->main;
+        }
+        else if (r->prev) {
+            r = r->prev;
+        }
+        else {
+            break;
+        }
+    }
+    apr_pool_userdata_get(&st, stash_key, r->pool);
+    return st;
+}
+
+/* ---- the forwarded peer ------------------------------------------- */
+
+static int pinned(const mtls_proxy_conf_t *pc, const mtls_peer_t *tls)
+{
+    int i;
+
+    if (!tls->cert || tls->state == MTLS_PEER_NONE) {
+        return 0;
+    }
+    for (i = 0; i < pc->pins->nelts; i++) {
+        const pin_t *pin = &APR_ARRAY_IDX(pc->pins, i, pin_t);
+        if (!strcmp(pin->hex, pin->kind == MTLS_FP_SHA256 ? tls->cert->sha256
+                                                          : tls->cert->spki)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static mtls_peer_t *no_cert_peer(request_rec *r, const mtls_proxy_conf_t *pc,
+                                 const char *why)
+{
+    mtls_peer_t *peer = apr_pcalloc(r->pool, sizeof(*peer));
+
+    peer->state = MTLS_PEER_NONE;
+    peer->verify = "NONE";
+    peer->source = "proxy";
+    peer->hint = apr_psprintf(r->pool, "the trusted proxy %s %s: check "
+                              "that it asks clients for a certificate and "
+                              "forwards it in the header this server reads "
+                              "(MTLSProxyCertHeader %s %s)",
+                              r->connection->client_ip, why, pc->header,
+                              mtls_fwd_format_name(pc->format));
+    return peer;
+}
+
+/* Decode and verify what the proxy sent, into @p p (an entry's pool). */
+static mtls_peer_t *verify_peer(request_rec *r, apr_pool_t *p,
+                                const mtls_proxy_conf_t *pc,
+                                const apr_array_header_t *certs,
+                                apr_time_t *expires)
+{
+    mtls_peer_t *peer = apr_pcalloc(p, sizeof(*peer));
+    const char *verr = NULL, *err;
+    mtls_cert_t *cert = NULL;
+    X509 *x;
+
+    peer->source = "proxy";
+    peer->state = MTLS_PEER_UNVERIFIED;
+    *expires = r->request_time + MTLS_PROXY_BAD_TTL;
+    x = mtls_fwd_verify(p, pc->store, pc->crls,
+                        pc->depth >= 0 ? pc->depth : MTLS_PROXY_DEFAULT_DEPTH,
+                        certs, r->request_time, &verr);
+    if (x) {
+        if (mtls_cert_from_x509(p, x, &cert, &err) == APR_SUCCESS) {
+            peer->cert = cert;
+        }
+        else {
+            peer->cert_error = err;
+            verr = verr ? verr : err;
+        }
+        X509_free(x);
+    }
+    if (verr) {
+        peer->verify = apr_pstrcat(p, "FAILED:", verr, NULL);
+        peer->verify_detail = peer->verify + 7;
+    }
+    else {
+        peer->state = MTLS_PEER_VERIFIED;
+        peer->verify = "SUCCESS";
+        *expires = r->request_time + MTLS_PROXY_GOOD_TTL;
+        if (cert->not_after_time < *expires) {
+            *expires = cert->not_after_time;
+        }
+    }
+    if (cert) {
+        cert->verify = peer->verify;
+    }
+    return peer;
+}
+
+static apr_status_t release_entry(void *data)
+{
+    if (proc) {
+        mtls_fwd_cache_release(proc->cache, data);
+    }
+    return APR_SUCCESS;
+}
+
+/* The cache key: the values as sent, and the verification settings. */
+static void cache_key(const mtls_proxy_conf_t *pc, const stash_t *st,
+                      unsigned char *key)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const void *ids[2];
+    int depth = pc->depth;
+    unsigned int n = MTLS_FWD_KEY_LEN;
+
+    ids[0] = pc->store;
+    ids[1] = pc->crls;
+    memset(key, 0, MTLS_FWD_KEY_LEN);
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)
+        || !EVP_DigestUpdate(md, ids, sizeof(ids))
+        || !EVP_DigestUpdate(md, &depth, sizeof(depth))
+        || !EVP_DigestUpdate(md, &pc->format, sizeof(pc->format))
+        || !EVP_DigestUpdate(md, st->value, strlen(st->value) + 1)
+        || (st->chain
+            && !EVP_DigestUpdate(md, st->chain, strlen(st->chain) + 1))
+        || !EVP_DigestFinal_ex(md, key, &n)) {
+        /* Fail closed: a key nothing else can have, never a shared one. */
+        key[0] = 0xff;
+        RAND_bytes(key + 1, MTLS_FWD_KEY_LEN - 1);
+    }
+    EVP_MD_CTX_free(md);
+}
+
+const mtls_peer_t *mtls_proxy_peer(request_rec *r,
+                                   const mtls_proxy_conf_t *pc,
+                                   const mtls_peer_t *tls)
+{
+    const stash_t *st;
+    apr_array_header_t *certs;
+    unsigned char key[MTLS_FWD_KEY_LEN];
+    mtls_fwd_entry_t *e;
+    const char *err;
+    apr_time_t expires;
+
+    if (!pc || !pc->header || !(st = find_stash(r)) || !st->trusted_addr) {
+        return NULL;
+    }
+    if (pc->pins) {
+        if (!pinned(pc, tls)) {
+            if (st->value) {
+                warn_untrusted(r, pc->header, "whose TLS client certificate "
+                               "is not pinned by MTLSTrustedProxy");
+            }
+            return NULL;
+        }
+        /* The certificate on this hop is the proxy's own, not a client's. */
+    }
+    else if (tls->state != MTLS_PEER_NONE) {
+        if (st->value) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "MTLS5002: a direct TLS client certificate and a "
+                          "forwarded one (%s) came with this request; the "
+                          "direct one wins", pc->header);
+        }
+        return NULL;
+    }
+    if (!st->value) {
+        return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent no %s header",
+                                                pc->header));
+    }
+    if (!proc) {
+        return NULL;
+    }
+    cache_key(pc, st, key);
+    if (!(e = mtls_fwd_cache_get(proc->cache, key, r->request_time))) {
+        if (mtls_fwd_decode(r->pool, pc->format, st->value, st->chain,
+                            &certs, &err) == APR_SUCCESS && !certs->nelts) {
+            return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent an empty "
+                                                    "%s header", pc->header));
+        }
+        if (!(e = mtls_fwd_entry_create(key))) {
+            return NULL;
+        }
+        if (err) {
+            mtls_peer_t *peer = apr_pcalloc(mtls_fwd_entry_pool(e),
+                                            sizeof(*peer));
+            peer->source = "proxy";
+            peer->state = MTLS_PEER_UNVERIFIED;
+            peer->verify = apr_pstrcat(mtls_fwd_entry_pool(e), "FAILED:",
+                                       err, NULL);
+            peer->verify_detail = peer->verify + 7;
+            peer->cert_error = peer->verify_detail;
+            expires = r->request_time + MTLS_PROXY_BAD_TTL;
+            mtls_fwd_entry_set(e, peer, expires);
+        }
+        else {
+            mtls_peer_t *peer = verify_peer(r, mtls_fwd_entry_pool(e), pc,
+                                            certs, &expires);
+            mtls_fwd_entry_set(e, peer, expires);
+        }
+        e = mtls_fwd_cache_put(proc->cache, e);
+        if (APLOGrdebug(r)) {
+            const mtls_peer_t *peer = mtls_fwd_entry_value(e);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "MTLS5003: forwarded certificate %s verified: %s",
+                          peer->cert ? peer->cert->subject : "(unreadable)",
+                          peer->verify);
+        }
+    }
+    apr_pool_cleanup_register(r->pool, e, release_entry,
+                              apr_pool_cleanup_null);
+    return mtls_fwd_entry_value(e);
+}
+
+/* ---- hooks ------------------------------------------------------------ */
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    proc_t *pr = apr_pcalloc(pchild, sizeof(*pr));
+
+    if (mtls_fwd_cache_create(pchild, MTLS_PROXY_CACHE_SLOTS, &pr->cache)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MTLS5004: cannot create "
+                     "the cache of forwarded certificates; forwarded "
+                     "certificates will be refused");
+        return;
+    }
+    proc = pr;
+}
+
+void mtls_proxy_register_hooks(apr_pool_t *p)
+{
+    ap_hook_header_parser(scrub_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}

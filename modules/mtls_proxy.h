@@ -1,0 +1,54 @@
+/* Client certificates forwarded by a trusted TLS-terminating proxy
+ * (SPEC §12): which peers are believed (MTLSTrustedProxy), where and how
+ * they send the certificate (MTLSProxyCertHeader), the module's own
+ * verification of it (MTLSProxyCertCA, MTLSProxyCRL,
+ * MTLSProxyVerifyDepth), and removing the header from every request
+ * before handlers and backends see it.  A forwarded certificate becomes
+ * a peer like the one mod_ssl reports, per request: one proxy connection
+ * carries many clients. */
+#ifndef MTLS_PROXY_H
+#define MTLS_PROXY_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "mtls_identity.h"
+
+typedef struct mtls_proxy_conf_t mtls_proxy_conf_t;
+
+/** Merge a scope's proxy settings into its parent's (either may be
+ *  NULL): each setting made in @p add wins, the rest is inherited. */
+mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
+                                    const mtls_proxy_conf_t *base,
+                                    const mtls_proxy_conf_t *add);
+
+/**
+ * The peer whose certificate a trusted proxy forwarded for @p r, given
+ * @p tls, the peer of the connection itself.  NULL when the connection's
+ * own peer stands: no forwarding configured here, the peer is not a
+ * trusted proxy, or a direct TLS client certificate came (it wins).  A
+ * trusted proxy that forwarded nothing gives a peer without certificate
+ * whose hint names the setting to check.  Forwarded certificates are
+ * verified once and then remembered, by their hash, in a per-process
+ * LRU.
+ */
+const mtls_peer_t *mtls_proxy_peer(request_rec *r,
+                                   const mtls_proxy_conf_t *pc,
+                                   const mtls_peer_t *tls);
+
+/* Directive handlers (the directive table is in mod_mtls_authz.c). */
+const char *mtls_cmd_trusted_proxy(cmd_parms *cmd, void *dc,
+                                   const char *arg);
+const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dc,
+                                       const char *name, const char *format,
+                                       const char *chain);
+const char *mtls_cmd_proxy_cert_ca(cmd_parms *cmd, void *dc,
+                                   const char *file);
+const char *mtls_cmd_proxy_crl(cmd_parms *cmd, void *dc, const char *file);
+const char *mtls_cmd_proxy_verify_depth(cmd_parms *cmd, void *dc,
+                                        const char *arg);
+
+/** Register the hook that removes forwarded-certificate headers, and the
+ *  per-process cache. */
+void mtls_proxy_register_hooks(apr_pool_t *p);
+
+#endif /* MTLS_PROXY_H */
