@@ -64,9 +64,14 @@ static const char *const stash_key = "mtls_proxy_stash";
  * never replaced: the cache and the warning limiter's counters. */
 typedef struct {
     mtls_fwd_cache_t *cache;
-    volatile apr_uint32_t warn_at;     /* apr_time_sec of the last one */
-    volatile apr_uint32_t suppressed;
+    volatile apr_uint32_t warn_at[2];  /* apr_time_sec of the last one */
+    volatile apr_uint32_t suppressed[2];
 } proc_t;
+
+/* The warnings limited separately: the header from an address that is
+ * not trusted, and from a trusted address whose certificate is not
+ * pinned (a host in the range that should not be forwarding). */
+typedef enum { WARN_ADDRESS = 0, WARN_PIN = 1 } warn_e;
 
 static proc_t *proc;
 
@@ -299,7 +304,7 @@ static int spelling(const char *key, const char *name)
     return (*key || *name) ? 0 : (exact ? 1 : 2);
 }
 
-static void warn_untrusted(request_rec *r, const char *header,
+static void warn_untrusted(request_rec *r, warn_e kind, const char *header,
                            const char *why)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
@@ -308,10 +313,10 @@ static void warn_untrusted(request_rec *r, const char *header,
     if (!proc) {
         return;
     }
-    last = apr_atomic_read32(&proc->warn_at);
-    if (now - last < MTLS_PROXY_WARN_EVERY
-        || apr_atomic_cas32(&proc->warn_at, now, last) != last) {
-        apr_atomic_inc32(&proc->suppressed);
+    last = apr_atomic_read32(&proc->warn_at[kind]);
+    if ((last && now - last < MTLS_PROXY_WARN_EVERY)
+        || apr_atomic_cas32(&proc->warn_at[kind], now, last) != last) {
+        apr_atomic_inc32(&proc->suppressed[kind]);
         return;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -319,7 +324,7 @@ static void warn_untrusted(request_rec *r, const char *header,
                   "header %s sent by %s, %s; it was not read (%u more "
                   "such requests since the last warning)", header,
                   r->connection->client_ip, why,
-                  apr_atomic_xchg32(&proc->suppressed, 0));
+                  apr_atomic_xchg32(&proc->suppressed[kind], 0));
 }
 
 static int addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
@@ -372,7 +377,8 @@ static int scrub_headers(request_rec *r)
             continue;
         }
         if (!trusted) {
-            warn_untrusted(r, elts[i].key, "which is not a trusted proxy "
+            warn_untrusted(r, WARN_ADDRESS, elts[i].key, "which is not a "
+                           "trusted proxy "
                            "(MTLSTrustedProxy)");
         }
         else if (st && (sv == 1 || sc == 1)) {
@@ -546,7 +552,8 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     if (pc->pins) {
         if (!pinned(pc, tls)) {
             if (st->value) {
-                warn_untrusted(r, pc->header, "whose TLS client certificate "
+                warn_untrusted(r, WARN_PIN, pc->header, "whose TLS client "
+                               "certificate "
                                "is not pinned by MTLSTrustedProxy");
             }
             return NULL;

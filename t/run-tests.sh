@@ -100,7 +100,7 @@ for mpm in $MPMS; do
         for m in authz_core authn_core authz_user authz_host access_compat \
                  socache_shmcb socache_memcache socache_redis ssl http2 \
                  headers env setenvif mime dir alias rewrite proxy proxy_http \
-                 ldap authnz_ldap status log_config include $cgi; do
+                 ldap authnz_ldap status log_config include macro $cgi; do
             # (some are compiled in, e.g. log_config on Debian)
             [ -f "$MODDIR/mod_$m.so" ] && echo "LoadModule ${m}_module $MODDIR/mod_$m.so"
         done
