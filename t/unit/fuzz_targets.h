@@ -32,5 +32,9 @@ int mtls_fuzz_cert(const uint8_t *data, size_t size);
  *  filter), render it with the other lines as every value; no value may
  *  add a '(' ')' or '*' to the filter. */
 int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size);
+/** The forwarded-certificate header formats (first byte: which), their
+ *  bounds, the base64 round trip, and "no CA, never verified"
+ *  (fuzz_fwd.c). */
+int mtls_fuzz_fwd(const uint8_t *data, size_t size);
 
 #endif /* MTLS_FUZZ_TARGETS_H */

@@ -16,6 +16,7 @@ static const struct {
     { "filefmt", mtls_fuzz_filefmt },
     { "cert", mtls_fuzz_cert },
     { "ldapfilter", mtls_fuzz_ldapfilter },
+    { "fwd", mtls_fuzz_fwd },
     { NULL, NULL }
 };
 
