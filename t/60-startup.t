@@ -89,6 +89,17 @@ my @cases = (
     ['world-readable key',         ["MTLSHeaderSignature X-Sig $wkey"], "$wkey: the key file is world-readable"],
     ['short key',                  ["MTLSHeaderSignature X-Sig $skey"], "$skey:2: the key is 5 bytes"],
     ['missing key',                ["MTLSHeaderSignature X-Sig $dir/nope.key"], "$dir/nope.key"],
+    ['trusted proxy by name',      ['MTLSTrustedProxy proxy.example']],
+    ['trusted proxy bad CIDR',     ['MTLSTrustedProxy 10.0.0.0/33']],
+    ['trusted proxy bad pin',      ['MTLSTrustedProxy cert:sha256:abcd']],
+    ['trusted proxy pin type',     ['MTLSTrustedProxy cert:spki:' . ('ab' x 32)]],
+    ['proxy header bad format',    ['MTLSProxyCertHeader Client-Cert pem']],
+    ['proxy header bad name',      ['MTLSProxyCertHeader "Client Cert" rfc9440']],
+    ['proxy chain header on xfcc', ['MTLSProxyCertHeader X-Forwarded-Client-Cert xfcc Chain']],
+    ['proxy CA missing',           ["MTLSProxyCertCA $dir/nope-ca.pem"], "$dir/nope-ca.pem"],
+    ['proxy CA not PEM',           ["MTLSProxyCertCA $good_map"], "$good_map"],
+    ['proxy CRL not PEM',          ["MTLSProxyCRL $good_map"], "$good_map"],
+    ['proxy verify depth',         ['MTLSProxyVerifyDepth 17']],
 );
 # accepted at start-up: fields of SPEC §2 and the ap_expr variables of §9
 my @accepted = (
@@ -118,6 +129,14 @@ my @accepted = (
     ['identity headers, strip globs and a signature',
         ['MTLSRequestHeaders standard', 'MTLSRequestHeader Client-Cert cert',
          'MTLSStripHeader X-Remote-* Client-Cert*', "MTLSHeaderSignature X-MTLS-Signature $gkey"]],
+    ['forwarded certificates',
+        ['MTLSTrustedProxy 10.0.0.0/8 192.0.2.7 2001:db8::/32 ::1',
+         'MTLSTrustedProxy cert:sha256:' . $c{alice}{sha256} . " spki:$c{alice}{spki}",
+         'MTLSProxyCertHeader Client-Cert rfc9440 X-Client-Chain',
+         'MTLSProxyCertCA ' . pki('ca-bundle.crt'), 'MTLSProxyCRL ' . pki('crl-bundle.pem'),
+         'MTLSProxyVerifyDepth 0', 'Require mtls-verified']],
+    (map { ["MTLSProxyCertHeader X $_", ["MTLSProxyCertHeader X $_", 'MTLSTrustedProxy none']] }
+        qw(rfc9440 xfcc pem-urlencoded der-base64)),
 );
 
 my @server_cases = (
