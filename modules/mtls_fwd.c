@@ -642,6 +642,11 @@ struct mtls_fwd_entry_t {
     int refs;                     /* holders outside the cache */
     int cached;                   /* in the hash and the list */
     mtls_fwd_entry_t *prev, *next;   /* most recently used first */
+    struct {
+        const void *key;
+        apr_size_t klen;
+        const void *value;
+    } memo[MTLS_FWD_MEMO_SLOTS];  /* under the cache's lock */
 };
 
 struct mtls_fwd_cache_t {
@@ -812,4 +817,45 @@ int mtls_fwd_cache_count(mtls_fwd_cache_t *c)
     n = c->count;
     apr_thread_mutex_unlock(c->mutex);
     return n;
+}
+
+const void *mtls_fwd_memo_get(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e,
+                              const void *key, apr_size_t klen)
+{
+    const void *v = NULL;
+    int i;
+
+    apr_thread_mutex_lock(c->mutex);
+    for (i = 0; i < MTLS_FWD_MEMO_SLOTS && e->memo[i].key; i++) {
+        if (e->memo[i].klen == klen && !memcmp(e->memo[i].key, key, klen)) {
+            v = e->memo[i].value;
+            break;
+        }
+    }
+    apr_thread_mutex_unlock(c->mutex);
+    return v;
+}
+
+void mtls_fwd_memo_put(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e,
+                       const void *key, apr_size_t klen,
+                       const void *(*copy)(apr_pool_t *p, const void *value),
+                       const void *value)
+{
+    int i;
+
+    /* The entry's pool is only ever allocated from before the entry is
+     * published, or here under the lock. */
+    apr_thread_mutex_lock(c->mutex);
+    for (i = 0; i < MTLS_FWD_MEMO_SLOTS; i++) {
+        if (!e->memo[i].key) {
+            e->memo[i].value = copy(e->pool, value);
+            e->memo[i].klen = klen;
+            e->memo[i].key = apr_pmemdup(e->pool, key, klen);
+            break;
+        }
+        if (e->memo[i].klen == klen && !memcmp(e->memo[i].key, key, klen)) {
+            break;
+        }
+    }
+    apr_thread_mutex_unlock(c->mutex);
 }

@@ -133,4 +133,24 @@ void mtls_fwd_cache_release(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e);
 /** Entries in the cache now. */
 int mtls_fwd_cache_count(mtls_fwd_cache_t *c);
 
+/* Values derived from an entry (an identity per configuration) can be
+ * remembered with it, up to this many, for as long as the entry lives. */
+#define MTLS_FWD_MEMO_SLOTS 4
+
+/** The value remembered with @p e under @p key, or NULL. */
+const void *mtls_fwd_memo_get(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e,
+                              const void *key, apr_size_t klen);
+
+/**
+ * Remember @p value with @p e under @p key: @p copy is called, under the
+ * cache's lock, to copy it into the entry's pool (and what it returns is
+ * never changed afterwards).  Nothing happens when the key is there
+ * already or every slot is taken (the caller just does not get to reuse
+ * the value).
+ */
+void mtls_fwd_memo_put(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e,
+                       const void *key, apr_size_t klen,
+                       const void *(*copy)(apr_pool_t *p, const void *value),
+                       const void *value);
+
 #endif /* MTLS_FWD_H */

@@ -429,16 +429,26 @@ leave:
     return o;
 }
 
+/* For mtls_proxy_memo_put: an outcome kept with a cached certificate. */
+static const void *copy_outcome(apr_pool_t *p, const void *o)
+{
+    return mtls_outcome_copy(p, o);
+}
+
 /* The outcome for a certificate a trusted proxy forwarded: never
  * remembered with the connection, whose next request may be another
- * client's. */
+ * client's, but with the forwarded certificate (in the proxy unit's
+ * cache), keyed by the sources in force, for every request that carries
+ * it. */
 static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                                                const mtls_dir_conf_t *dc,
                                                const mtls_cert_t *cert,
                                                const char **how)
 {
+    apr_time_t now = r->request_time;
     mtls_snapshot_t *deny, *map, *group;
     const mtls_outcome_t *o;
+    mtls_outcome_t *fresh;
     mtls_sources_t src;
     mtls_asker_t dir;
 
@@ -453,12 +463,22 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                sizeof(src.directory));
         mtls_directory_asker(r, dc->directory, &dir);
     }
-    /* Copied: the result may point into the snapshots released below. */
-    o = mtls_outcome_copy(r->pool, mtls_resolve_ask(
-            r->pool, cert, &src,
-            mtls_directory_enabled(dc->directory) ? &dir : NULL,
-            r->request_time, NULL));
+    o = mtls_proxy_memo_get(r, &src, sizeof(src));
+    if (o && now < o->expires) {
+        *how = "remembered with the forwarded certificate";
+        goto leave;
+    }
+    fresh = mtls_resolve_ask(r->pool, cert, &src,
+                             mtls_directory_enabled(dc->directory) ? &dir
+                                                                   : NULL,
+                             now, NULL);
     *how = "resolved (forwarded certificate)";
+    if (mtls_outcome_keepable(fresh, now)) {
+        mtls_proxy_memo_put(r, &src, sizeof(src), copy_outcome, fresh);
+    }
+    /* Copied: the result may point into the snapshots released below. */
+    o = mtls_outcome_copy(r->pool, fresh);
+leave:
     release(dc->deny_list, deny);
     release(dc->map_file, map);
     release(dc->group_file, group);

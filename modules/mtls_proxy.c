@@ -59,6 +59,7 @@ typedef struct {
 } stash_t;
 
 static const char *const stash_key = "mtls_proxy_stash";
+static const char *const entry_key = "mtls_proxy_entry";
 
 /* Per process, made in child_init before any request thread runs and
  * never replaced: the cache and the warning limiter's counters. */
@@ -614,7 +615,30 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     }
     apr_pool_cleanup_register(r->pool, e, release_entry,
                               apr_pool_cleanup_null);
+    apr_pool_userdata_setn(e, entry_key, NULL, r->pool);
     return mtls_fwd_entry_value(e);
+}
+
+const void *mtls_proxy_memo_get(request_rec *r, const void *key,
+                                apr_size_t klen)
+{
+    void *e = NULL;
+
+    apr_pool_userdata_get(&e, entry_key, r->pool);
+    return e && proc ? mtls_fwd_memo_get(proc->cache, e, key, klen) : NULL;
+}
+
+void mtls_proxy_memo_put(request_rec *r, const void *key, apr_size_t klen,
+                         const void *(*copy)(apr_pool_t *p,
+                                             const void *value),
+                         const void *value)
+{
+    void *e = NULL;
+
+    apr_pool_userdata_get(&e, entry_key, r->pool);
+    if (e && proc) {
+        mtls_fwd_memo_put(proc->cache, e, key, klen, copy, value);
+    }
 }
 
 /* ---- hooks ------------------------------------------------------------ */

@@ -35,6 +35,26 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                                    const mtls_proxy_conf_t *pc,
                                    const mtls_peer_t *tls);
 
+/**
+ * What was remembered with the forwarded certificate of @p r under
+ * @p key (by mtls_proxy_memo_put, in any request, while the cache keeps
+ * the certificate), or NULL.
+ */
+const void *mtls_proxy_memo_get(request_rec *r, const void *key,
+                                apr_size_t klen);
+
+/**
+ * Remember @p value with the forwarded certificate of @p r under @p key,
+ * for the later requests of any client with that certificate: @p copy
+ * copies it (under a lock) into memory that lives as long as the cache
+ * entry.  Does nothing when the request has no cached forwarded
+ * certificate.
+ */
+void mtls_proxy_memo_put(request_rec *r, const void *key, apr_size_t klen,
+                         const void *(*copy)(apr_pool_t *p,
+                                             const void *value),
+                         const void *value);
+
 /* Directive handlers (the directive table is in mod_mtls_authz.c). */
 const char *mtls_cmd_trusted_proxy(cmd_parms *cmd, void *dc,
                                    const char *arg);

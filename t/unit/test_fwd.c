@@ -473,6 +473,11 @@ static mtls_fwd_entry_t *get(mtls_fwd_cache_t *c, int k, apr_time_t now)
     return mtls_fwd_cache_get(c, key, now);
 }
 
+static const void *copy_str(apr_pool_t *p, const void *v)
+{
+    return apr_pstrdup(p, v);
+}
+
 static void test_cache(apr_pool_t *p)
 {
     mtls_fwd_cache_t *c;
@@ -505,6 +510,19 @@ static void test_cache(apr_pool_t *p)
     CHECK_INT(mtls_fwd_cache_count(c), 1);
     e = get(c, 3, 99);
     CHECK(e == e3);
+    /* Values remembered with an entry: a copy, per key, bounded. */
+    CHECK(mtls_fwd_memo_get(c, e, "k1", 2) == NULL);
+    mtls_fwd_memo_put(c, e, "k1", 2, copy_str, "v1");
+    mtls_fwd_memo_put(c, e, "k1", 2, copy_str, "other");
+    CHECK_STR(mtls_fwd_memo_get(c, e, "k1", 2), "v1");
+    CHECK(mtls_fwd_memo_get(c, e, "k1", 2) != (const void *)"v1");
+    CHECK(mtls_fwd_memo_get(c, e, "k", 1) == NULL);
+    mtls_fwd_memo_put(c, e, "k2", 2, copy_str, "v2");
+    mtls_fwd_memo_put(c, e, "k3", 2, copy_str, "v3");
+    mtls_fwd_memo_put(c, e, "k4", 2, copy_str, "v4");
+    mtls_fwd_memo_put(c, e, "k5", 2, copy_str, "v5");
+    CHECK_STR(mtls_fwd_memo_get(c, e, "k4", 2), "v4");
+    CHECK(mtls_fwd_memo_get(c, e, "k5", 2) == NULL);
     mtls_fwd_cache_release(c, e);
     mtls_fwd_cache_release(c, e3);
 }
