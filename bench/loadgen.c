@@ -12,6 +12,9 @@
  *            sends "GET PATH HTTP/1.1" on it again and again (a connection
  *            is re-opened only if the server closes it; that handshake is
  *            not timed).
+ *   -H FILE  adds one line of FILE (e.g. "Client-Cert: :...:") to each
+ *            request, the lines taken in turn: many clients behind one
+ *            proxy connection.
  *   -m new   a new TCP + TLS connection per request: a full handshake every
  *            time (client session cache off, no tickets, no resumption),
  *            "Connection: close".
@@ -107,6 +110,10 @@ static SSL_CTX **pop_ctx;
 static atomic_uint pop_next;
 static char request[MAX_PATHS][1024];
 static size_t request_len[MAX_PATHS];
+/* -H FILE: one header line per request, taken in turn (each thread starts
+ * at its own offset), e.g. a forwarded certificate per simulated client. */
+static char **hdr_lines;
+static size_t nhdr_lines;
 
 /* The schedule: slot k runs path sched_path[k]; counted slots start at
  * slot_first_counted. current_slot is what the threads follow. */
@@ -128,6 +135,7 @@ struct worker {
     char first_error[160];
     unsigned src_next;          /* source-address rotation (see open_tcp) */
     int src_rotate;
+    size_t hdr_next;            /* next -H line */
 };
 
 static uint64_t now_ns(void)
@@ -371,8 +379,22 @@ static void *run(void *arg)
         if (!o_new)
             t0 = now_ns();
 
-        int keep = 0, status;
-        if (write_all(c->ssl, request[pi], request_len[pi]) != 0 ||
+        int keep = 0, status, werr;
+        if (nhdr_lines) {
+            /* the request line and Host as prepared, then this request's
+             * header line, then the rest */
+            const char *line = hdr_lines[w->hdr_next++ % nhdr_lines];
+            size_t head = strstr(request[pi], "User-Agent:") - request[pi];
+            werr = write_all(c->ssl, request[pi], head) != 0 ||
+                   write_all(c->ssl, line, strlen(line)) != 0 ||
+                   write_all(c->ssl, "\r\n", 2) != 0 ||
+                   write_all(c->ssl, request[pi] + head,
+                             request_len[pi] - head) != 0;
+        }
+        else {
+            werr = write_all(c->ssl, request[pi], request_len[pi]) != 0;
+        }
+        if (werr ||
             (status = read_response(c->ssl, &c->buf, &keep)) < 0) {
             if (atomic_load(&stopping))
                 break;
@@ -477,6 +499,7 @@ static void usage(void)
             "               [-h 127.0.0.1] [-s SNI] [-t THREADS] [-d SECONDS]\n"
             "               [-w WARMUP_SECONDS] [-r ROUNDS] [-T SLOT_MS]\n"
             "               [-x SERVER_PID]... [-z SEED] [-L POPULATION]\n"
+            "               [-H HEADER_LINES_FILE]\n"
             "  -L N: -c and -k are patterns with one %%d (0..N-1); each new\n"
             "        connection presents the next certificate\n");
     exit(2);
@@ -491,13 +514,44 @@ static void add_paths(char *list)
     }
 }
 
+static int load_header_lines(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    if (!f) {
+        perror(file);
+        return -1;
+    }
+    while ((n = getline(&line, &cap, f)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (!n)
+            continue;
+        hdr_lines = realloc(hdr_lines, (nhdr_lines + 1) * sizeof *hdr_lines);
+        if (!hdr_lines || !(hdr_lines[nhdr_lines++] = strdup(line))) {
+            fclose(f);
+            return -1;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!nhdr_lines) {
+        fprintf(stderr, "loadgen: %s has no header lines\n", file);
+        return -1;
+    }
+    return 0;
+}
+
 /* Per-round, per-path accumulators filled by the main thread. */
 static uint64_t slot_ns[MAX_ROUNDS][MAX_PATHS], srv_ns[MAX_ROUNDS][MAX_PATHS];
 
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:s:P:c:k:C:m:t:d:w:r:T:x:z:L:")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:s:P:c:k:C:m:t:d:w:r:T:x:z:L:H:")) != -1) {
         switch (c) {
         case 'h': o_host = optarg; break;
         case 'p': o_port = atoi(optarg); break;
@@ -523,6 +577,7 @@ int main(int argc, char **argv)
             break;
         case 'z': o_seed = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'L': o_population = atoi(optarg); break;
+        case 'H': if (load_header_lines(optarg) != 0) return 1; break;
         default: usage();
         }
     }
@@ -600,6 +655,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < o_threads; i++) {
         ws[i].index = i;
         ws[i].src_rotate = 1;
+        ws[i].hdr_next = (size_t)i * 7919;   /* threads interleave the lines */
         if (pthread_create(&ws[i].tid, NULL, run, &ws[i]) != 0) {
             perror("pthread_create");
             return 1;

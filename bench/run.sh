@@ -37,6 +37,20 @@
 #   BENCH_WARMUP (1)       seconds of warm-up per mode, not counted
 #   BENCH_CALLGRIND (1)    0: skip the instruction counts
 #   BENCH_PORT             port (default: a free one)
+#   BENCH_PROXY (1)        0: skip the rows through HAProxy (below)
+#   BENCH_PROXY_SECONDS (24)  measured time per HAProxy run
+#   BENCH_PROXY_CERTS (1000)  distinct forwarded certificates of the second run
+#
+# Through HAProxy (when installed): HAProxy terminates TLS and forwards the
+# client certificate as RFC 9440 Client-Cert over kept-alive connections
+# (http-reuse always) to a plain-HTTP vhost of the same httpd:
+#   /granted/  Require all granted                   (no MTLS* directive)
+#   /group/    Require mtls-group admins, the certificate from Client-Cert
+#              (MTLSTrustedProxy, MTLSProxyCertHeader, MTLSProxyCertCA)
+# once with one client certificate (HAProxy sets the header from the TLS
+# handshake) and once with BENCH_PROXY_CERTS distinct ones, which loadgen
+# sends in Client-Cert itself (-H) through a second HAProxy frontend that
+# passes the header on: many clients behind the proxy's connections.
 #   BENCH_FILE (index.html; empty = request the directory, via mod_dir)
 #   BENCH_H2_STREAMS (500)  BENCH_H2_ROUNDS (6)  HTTP/2: requests per nghttp
 #                          connection (-m), rounds; BENCH_H2_ROUNDS=0 skips it
@@ -80,6 +94,11 @@ H2_ROUNDS="${BENCH_H2_ROUNDS:-6}"
 H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
 
 PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /modheaders/ /headers/ /signed/)
+PROXY="${BENCH_PROXY:-1}"
+PROXY_SECONDS="${BENCH_PROXY_SECONDS:-24}"
+PROXY_CERTS="${BENCH_PROXY_CERTS:-1000}"
+FWD_PORT='' HAP_ONE_PORT='' HAP_MANY_PORT=''
+HAPROXY_PIDFILE="$RUN/haproxy.pid"
 declare -A REQUIRE=(
     [/granted/]="all granted"
     [/granted2/]="all granted (A/A control)"
@@ -165,7 +184,14 @@ stop_server() {
     fi
     rm -f "$PIDFILE"
 }
-trap stop_server EXIT
+stop_haproxy() {
+    local pid
+    [ -s "$HAPROXY_PIDFILE" ] || return 0
+    pid=$(cat "$HAPROXY_PIDFILE" 2>/dev/null) || return 0
+    [[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$HAPROXY_PIDFILE"
+}
+trap 'stop_haproxy; stop_server' EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$RUN"
@@ -328,6 +354,7 @@ DocumentRoot "$HTDOCS"
     MTLSHeaderSignature X-MTLS-Signature "$RUN/header.key"
     Require all granted
 </Location>
+${FWD_PORT:+$(fwd_vhost)}
 # Not measured: proves the module decides (a group alice is not in -> 403).
 <Location "/nogroup/">
     MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
@@ -335,6 +362,32 @@ DocumentRoot "$HTDOCS"
     Require mtls-group nobody
 </Location>
 EOF
+}
+
+# The plain-HTTP vhost HAProxy forwards to (see the header).
+fwd_vhost() {
+    local loc
+    cat <<EOT
+Listen 127.0.0.1:$FWD_PORT
+<VirtualHost 127.0.0.1:$FWD_PORT>
+    SSLEngine off
+    <Location "/granted/">
+        Require all granted
+    </Location>
+EOT
+    for loc in "/group/|admins" "/nogroup/|nobody"; do
+        cat <<EOT
+    <Location "${loc%|*}">
+        MTLSTrustedProxy 127.0.0.1
+        MTLSProxyCertHeader Client-Cert rfc9440
+        MTLSProxyCertCA "$PKI/ca.crt"
+        MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+        MTLSGroupFile "$RUN/groups"
+        Require mtls-group ${loc#*|}
+    </Location>
+EOT
+    done
+    echo "</VirtualHost>"
 }
 
 # ---------------------------------------------------------------- start
@@ -377,6 +430,10 @@ start_server() {
     for attempt in 1 2 3 4 5; do
         if [ -z "${BENCH_PORT:-}" ]; then
             PORT=$(pick_port) || die "no free port found"
+        fi
+        if [ "$PROXY" = 1 ]; then
+            FWD_PORT=$(pick_port) || die "no free port found"
+            [ "$FWD_PORT" != "$PORT" ] || FWD_PORT=$((PORT + 1))
         fi
         [[ $PORT =~ ^[0-9]+$ ]] || die "BENCH_PORT must be a port number, not '$PORT'"
         set_curl
@@ -529,6 +586,155 @@ measure_h2() {
     done
     say "bench: HTTP/2: $(awk '{ split($3, kv, "="); n += kv[2] } END { print n }' "$out")" \
         "responses, all 200"
+}
+
+# ---------------------------------------------------------------- through HAProxy
+
+# The distinct certificates of the second run: alice's key and names,
+# signed again with BENCH_PROXY_CERTS serial numbers, as Client-Cert lines.
+make_proxy_certs() {
+    local i out="$RUN/proxy-certs.txt" cnf="$PKI/openssl.cnf"
+    openssl req -config "$cnf" -new -key "$PKI/alice.key" -subj "/O=Lab/OU=admins/CN=alice" \
+        -out "$RUN/alice.csr" 2>"$RUN/openssl.err" || die "openssl: $(cat "$RUN/openssl.err")"
+    for ((i = 1; i <= PROXY_CERTS; i++)); do
+        printf 'Client-Cert: :%s:\n' "$(openssl x509 -req -in "$RUN/alice.csr" -sha256 -days 30 \
+            -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "$((100000 + i))" \
+            -extfile "$cnf" -extensions alice -outform DER 2>"$RUN/openssl.err" | base64 -w0)"
+    done >"$out"
+    [ "$(grep -c '^Client-Cert: :MI' "$out")" = "$PROXY_CERTS" ] ||
+        die "could not make $PROXY_CERTS certificates: $(cat "$RUN/openssl.err")"
+}
+
+start_haproxy() {
+    HAP_ONE_PORT=$(pick_port) || die "no free port found"
+    HAP_MANY_PORT=$(pick_port) || die "no free port found"
+    cat "$PKI/server.crt" "$PKI/server.key" >"$RUN/haproxy.pem"
+    chmod 600 "$RUN/haproxy.pem"
+    cat >"$RUN/haproxy.cfg" <<EOT
+global
+    pidfile $HAPROXY_PIDFILE
+    nbthread 1
+    maxconn 256
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 30s
+    http-reuse always
+frontend one
+    bind 127.0.0.1:$HAP_ONE_PORT ssl crt $RUN/haproxy.pem ca-file $PKI/ca.crt verify required
+    http-request set-header Client-Cert :%[ssl_c_der,base64]:
+    default_backend apache
+# bench only: the client plays many clients and writes Client-Cert itself
+frontend many
+    bind 127.0.0.1:$HAP_MANY_PORT ssl crt $RUN/haproxy.pem ca-file $PKI/ca.crt verify required
+    default_backend apache
+backend apache
+    server httpd 127.0.0.1:$FWD_PORT
+EOT
+    haproxy -c -q -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 ||
+        die "haproxy refused its configuration: $(cat "$RUN/haproxy.log")"
+    haproxy -D -f "$RUN/haproxy.cfg" >>"$RUN/haproxy.log" 2>&1 ||
+        die "haproxy did not start: $(cat "$RUN/haproxy.log")"
+    local i
+    for i in $(seq 1 50); do
+        port_in_use "$HAP_ONE_PORT" && port_in_use "$HAP_MANY_PORT" && return 0
+        sleep 0.1
+    done
+    die "haproxy did not start listening"
+}
+
+# curl through HAProxy: hap_code PORT PATH [curl args...]
+hap_code() {
+    local port=$1 path=$2
+    shift 2
+    curl -sS --max-time 10 --cacert "$PKI/ca.crt" --resolve "localhost:$port:127.0.0.1" \
+        --cert "$PKI/alice.crt" --key "$PKI/alice.key" -o /dev/null -w '%{http_code}' \
+        "$@" "https://localhost:$port$path" 2>&1 || true
+}
+
+proxy_sanity() {
+    local code p
+    for p in /granted/ /group/; do
+        code=$(hap_code "$HAP_ONE_PORT" "$(url_path "$p")")
+        [ "$code" = 200 ] || die "sanity: GET $p through HAProxy gave '$code', expected 200"
+    done
+    code=$(hap_code "$HAP_ONE_PORT" /nogroup/index.html)
+    [ "$code" = 403 ] || die "sanity: GET /nogroup/ through HAProxy gave '$code', expected 403"
+    code=$(hap_code "$HAP_MANY_PORT" "$(url_path /group/)" -H "$(head -n 1 "$RUN/proxy-certs.txt")")
+    [ "$code" = 200 ] || die "sanity: GET /group/ with a forwarded certificate of the list gave '$code', expected 200"
+    code=$(hap_code "$HAP_MANY_PORT" /group/none/)
+    [ "$code" = 403 ] || die "sanity: GET /group/none/ with no forwarded certificate gave '$code', expected 403"
+    say "bench: proxy sanity ok: 200 on /granted/ and /group/ through HAProxy, 403 on /nogroup/ and without Client-Cert"
+}
+
+# measure_proxy NAME PORT [HEADER-FILE]: /granted/ vs /group/, keep-alive
+measure_proxy() {
+    local name=$1 port=$2 hfile=${3:-} out="$RUN/proxy-$1.txt" kids p xs=() rc=0
+    kids=$(server_children) || die "httpd is not running"
+    for p in $kids; do xs+=(-x "$p"); done
+    say "bench: through HAProxy, $name: ${PROXY_SECONDS}s in $ROUNDS rounds of 100 ms slots, $CONNS connections"
+    "$LOADGEN" -p "$port" -s localhost -P "$(url_path /granted/),$(url_path /group/)" \
+        -c "$PKI/alice.crt" -k "$PKI/alice.key" -C "$PKI/ca.crt" \
+        -m ka -t "$CONNS" -d "$PROXY_SECONDS" -w "$WARMUP" -r "$ROUNDS" -T 100 -z 43 \
+        ${hfile:+-H "$hfile"} "${xs[@]}" >"$out" 2>"$RUN/proxy-$name.err" || rc=$?
+    [ $rc = 0 ] || { cat "$RUN/proxy-$name.err" >&2; die "loadgen failed (through HAProxy, $name)"; }
+    awk '/^round=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                     n += v["non200"] } END { exit n > 0 }' "$out" ||
+        die "non-200 responses through HAProxy ($name): see $out"
+}
+
+proxy_bench() {
+    [ "$PROXY" = 1 ] || { say "bench: through HAProxy: skipped (BENCH_PROXY=0)"; return 0; }
+    command -v haproxy >/dev/null || { say "bench: through HAProxy: skipped (haproxy not installed)"; return 0; }
+    say "bench: making $PROXY_CERTS client certificates for the forwarded-certificate run"
+    make_proxy_certs
+    start_haproxy
+    proxy_sanity
+    measure_proxy one "$HAP_ONE_PORT"
+    measure_proxy many "$HAP_MANY_PORT" "$RUN/proxy-certs.txt"
+    stop_haproxy
+}
+
+# The rows through HAProxy: req/s, httpd CPU per request and its ratio to
+# /granted/'s (with the 95% interval from the per-round ratios).
+proxy_report() {
+    [ -s "$RUN/proxy-one.txt" ] || return 0
+    say ""
+    say "through HAProxy (TLS ends at HAProxy; RFC 9440 Client-Cert over keep-alive, http-reuse always):"
+    say "  srv us: httpd CPU per request; cpu ratio: /granted/'s srv us / this path's (< 1 = costlier),"
+    say "  +-95% from the spread of the $ROUNDS per-round cpu ratios"
+    printf '%-34s %-10s %7s %6s %7s %9s %6s\n' "forwarded certificates" path req/s ratio "srv us" "cpu ratio" "+-95%"
+    local name label
+    for name in one many; do
+        label="1 (HAProxy sets the header)"
+        [ "$name" = one ] || label="$PROXY_CERTS distinct, in turn"
+        [ -s "$RUN/proxy-$name.txt" ] || continue
+        awk -v label="$label" -v file="$FILE" '
+            /^round=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                p = v["path"]; sub(file "$", "", p); r = v["round"] + 0; if (r > R) R = r
+                ok[p] += v["ok"]; busy[p] += v["busy_ns"]; srv[p] += v["srv_ns"]
+                rok[r, p] = v["ok"]; rsrv[r, p] = v["srv_ns"] }
+            /^total / { for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] } }
+            END {
+                split("/granted/ /group/", P, " ")
+                for (k = 1; k <= 2; k++) {
+                    p = P[k]; x = busy[p] > 0 ? t["threads"] * 1e9 * ok[p] / busy[p] : 0
+                    us = ok[p] ? srv[p] / ok[p] / 1000 : 0
+                    if (k == 1) { bx = x; bus = us }
+                    s = 0; ss = 0; n = 0
+                    for (r = 1; r <= R; r++) {
+                        if (!rok[r, p] || !rok[r, P[1]] || !rsrv[r, p]) continue
+                        y = (rsrv[r, P[1]] / rok[r, P[1]]) / (rsrv[r, p] / rok[r, p])
+                        s += y; ss += y * y; n++ }
+                    ci = n > 1 ? 1.96 * sqrt((ss - s * s / n) / (n - 1) / n) : 0
+                    printf "%-34s %-10s %7.0f %6.3f %7.1f %9.3f %6s\n", (k == 1 ? label : ""), p, x,
+                        (bx > 0 ? x / bx : 0), us, (us > 0 ? bus / us : 0), (k == 1 ? "" : sprintf("%.3f", ci))
+                }
+            }' "$RUN/proxy-$name.txt"
+    done
+    say "goal: /group/ within 2% of /granted/ in httpd CPU per request (cpu ratio >= 0.98)"
 }
 
 # ---------------------------------------------------------------- callgrind
@@ -841,19 +1047,20 @@ for mode in "${MODES[@]}"; do
     measure "$mode"
 done
 measure_h2
+proxy_bench
 
 # Anything the server complained about (besides the /nogroup/ check) is
 # worth seeing.
-if grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]' "$ERRLOG" | grep -qv '/nogroup/'; then
+if grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]' "$ERRLOG" | grep -Eqv '/nogroup/|/group/none/'; then
     say "bench: note: errors in ${ERRLOG#"$REPO"/}:" >&2
-    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]' "$ERRLOG" | grep -v '/nogroup/' |
+    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]' "$ERRLOG" | grep -Ev '/nogroup/|/group/none/' |
         tail -n 5 | sed 's/^/    /' >&2
 fi
 stop_server
 
 callgrind_count
 
-report | tee "$RUN/results.txt"
+{ report; proxy_report; } | tee "$RUN/results.txt"
 
 # The directory rows (slapd, memcached, redis; BENCH_DIRECTORY=0 skips).
 if [ "${BENCH_DIRECTORY:-1}" != 0 ]; then
