@@ -635,7 +635,8 @@ leave:
 /* ---- LRU -------------------------------------------------------------- */
 
 struct mtls_fwd_entry_t {
-    unsigned char key[MTLS_FWD_KEY_LEN];
+    const void *key;
+    apr_size_t klen;
     const void *value;
     apr_time_t expires;
     apr_pool_t *pool;
@@ -656,6 +657,28 @@ struct mtls_fwd_cache_t {
     int slots, count;
 };
 
+/* The hash table's hash of a key: FNV-1a over its length, its first 48
+ * bytes (the verification settings and the start of the value) and its
+ * last 96 (where a certificate's serial-independent part ends and its
+ * signature, different for every certificate, lies).  Hashing every byte
+ * of a kilobyte-long key per request costs more than the rest of the
+ * lookup; keys are still compared in full, so a collision only makes a
+ * chain longer (the cache stays bounded). */
+static unsigned int key_hash(const char *key, apr_ssize_t *klen)
+{
+    const unsigned char *k = (const unsigned char *)key;
+    apr_size_t n = (apr_size_t)*klen, i;
+    apr_uint32_t h = 2166136261u ^ (apr_uint32_t)n;
+
+    for (i = 0; i < n && i < 48; i++) {
+        h = (h ^ k[i]) * 16777619u;
+    }
+    for (i = n > 144 ? n - 96 : i; i < n; i++) {
+        h = (h ^ k[i]) * 16777619u;
+    }
+    return h;
+}
+
 apr_status_t mtls_fwd_cache_create(apr_pool_t *p, int slots,
                                    mtls_fwd_cache_t **out)
 {
@@ -666,7 +689,7 @@ apr_status_t mtls_fwd_cache_create(apr_pool_t *p, int slots,
                                       p)) != APR_SUCCESS) {
         return rv;
     }
-    c->by_key = apr_hash_make(p);
+    c->by_key = apr_hash_make_custom(p, key_hash);
     c->slots = slots > 0 ? slots : 1;
     *out = c;
     return APR_SUCCESS;
@@ -706,7 +729,7 @@ static void push_front_locked(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e)
 static void drop_locked(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e)
 {
     unlink_locked(c, e);
-    apr_hash_set(c->by_key, e->key, MTLS_FWD_KEY_LEN, NULL);
+    apr_hash_set(c->by_key, e->key, e->klen, NULL);
     e->cached = 0;
     c->count--;
     if (!e->refs) {
@@ -715,13 +738,16 @@ static void drop_locked(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e)
 }
 
 mtls_fwd_entry_t *mtls_fwd_cache_get(mtls_fwd_cache_t *c,
-                                     const unsigned char *key,
+                                     const void *key, apr_size_t klen,
                                      apr_time_t now)
 {
     mtls_fwd_entry_t *e;
 
+    if (klen > MTLS_FWD_MAX_KEY) {
+        return NULL;
+    }
     apr_thread_mutex_lock(c->mutex);
-    e = apr_hash_get(c->by_key, key, MTLS_FWD_KEY_LEN);
+    e = apr_hash_get(c->by_key, key, klen);
     if (e && e->expires <= now) {
         drop_locked(c, e);
         e = NULL;
@@ -737,11 +763,14 @@ mtls_fwd_entry_t *mtls_fwd_cache_get(mtls_fwd_cache_t *c,
     return e;
 }
 
-mtls_fwd_entry_t *mtls_fwd_entry_create(const unsigned char *key)
+mtls_fwd_entry_t *mtls_fwd_entry_create(const void *key, apr_size_t klen)
 {
     apr_pool_t *pool;
     mtls_fwd_entry_t *e;
 
+    if (klen > MTLS_FWD_MAX_KEY) {
+        return NULL;
+    }
     /* Its own unmanaged pool: entries come and go in any order and from
      * any thread, long after the request that made them. */
     if (apr_pool_create_unmanaged_ex(&pool, NULL, NULL) != APR_SUCCESS) {
@@ -749,7 +778,8 @@ mtls_fwd_entry_t *mtls_fwd_entry_create(const unsigned char *key)
     }
     apr_pool_tag(pool, "mtls_fwd_entry");
     e = apr_pcalloc(pool, sizeof(*e));
-    memcpy(e->key, key, MTLS_FWD_KEY_LEN);
+    e->key = apr_pmemdup(pool, key, klen);
+    e->klen = klen;
     e->pool = pool;
     return e;
 }
@@ -777,7 +807,7 @@ mtls_fwd_entry_t *mtls_fwd_cache_put(mtls_fwd_cache_t *c,
     mtls_fwd_entry_t *old;
 
     apr_thread_mutex_lock(c->mutex);
-    old = apr_hash_get(c->by_key, e->key, MTLS_FWD_KEY_LEN);
+    old = apr_hash_get(c->by_key, e->key, e->klen);
     if (old) {
         /* Another thread verified the same certificate meanwhile. */
         old->refs++;
@@ -787,7 +817,7 @@ mtls_fwd_entry_t *mtls_fwd_cache_put(mtls_fwd_cache_t *c,
     }
     e->refs = 1;
     e->cached = 1;
-    apr_hash_set(c->by_key, e->key, MTLS_FWD_KEY_LEN, e);
+    apr_hash_set(c->by_key, e->key, e->klen, e);
     push_front_locked(c, e);
     c->count++;
     while (c->count > c->slots && c->tail) {

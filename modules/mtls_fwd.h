@@ -81,7 +81,10 @@ X509 *mtls_fwd_verify(apr_pool_t *p, X509_STORE *store,
 
 /* ---- the cache of verified certificates --------------------------- */
 
-#define MTLS_FWD_KEY_LEN 32
+/* Keys are the bytes that decide a result (what the proxy sent and the
+ * verification settings), compared in full: no digest to compute per
+ * request, no collision to fear.  Longer keys are not cached. */
+#define MTLS_FWD_MAX_KEY 16384
 
 typedef struct mtls_fwd_cache_t mtls_fwd_cache_t;
 typedef struct mtls_fwd_entry_t mtls_fwd_entry_t;
@@ -98,14 +101,15 @@ apr_status_t mtls_fwd_cache_create(apr_pool_t *p, int slots,
  * held for the caller (mtls_fwd_cache_release), else NULL.
  */
 mtls_fwd_entry_t *mtls_fwd_cache_get(mtls_fwd_cache_t *c,
-                                     const unsigned char *key,
+                                     const void *key, apr_size_t klen,
                                      apr_time_t now);
 
 /**
- * A new entry for @p key, not yet in any cache, with its own pool to
- * build the value in (mtls_fwd_entry_pool).  NULL when out of memory.
+ * A new entry for @p key (copied), not yet in any cache, with its own
+ * pool to build the value in (mtls_fwd_entry_pool).  NULL when out of
+ * memory or when @p klen is above MTLS_FWD_MAX_KEY.
  */
-mtls_fwd_entry_t *mtls_fwd_entry_create(const unsigned char *key);
+mtls_fwd_entry_t *mtls_fwd_entry_create(const void *key, apr_size_t klen);
 
 /** The pool the value of @p e lives in (as long as the entry). */
 apr_pool_t *mtls_fwd_entry_pool(mtls_fwd_entry_t *e);

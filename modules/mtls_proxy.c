@@ -9,8 +9,6 @@
 #include "http_core.h"
 #include "http_request.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "mtls_proxy.h"
 #include "mtls_config.h"
@@ -501,6 +499,19 @@ static mtls_peer_t *verify_peer(request_rec *r, apr_pool_t *p,
     return peer;
 }
 
+/* A forwarded value that does not decode, as a peer in @p p. */
+static mtls_peer_t *bad_peer(apr_pool_t *p, const char *err)
+{
+    mtls_peer_t *peer = apr_pcalloc(p, sizeof(*peer));
+
+    peer->source = "proxy";
+    peer->state = MTLS_PEER_UNVERIFIED;
+    peer->verify = apr_pstrcat(p, "FAILED:", err, NULL);
+    peer->verify_detail = peer->verify + 7;
+    peer->cert_error = peer->verify_detail;
+    return peer;
+}
+
 static apr_status_t release_entry(void *data)
 {
     if (proc) {
@@ -509,31 +520,35 @@ static apr_status_t release_entry(void *data)
     return APR_SUCCESS;
 }
 
-/* The cache key: the values as sent, and the verification settings. */
-static void cache_key(const mtls_proxy_conf_t *pc, const stash_t *st,
-                      unsigned char *key)
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    const void *ids[2];
-    int depth = pc->depth;
-    unsigned int n = MTLS_FWD_KEY_LEN;
+/* The cache key: the verification settings, then the values as sent
+ * (in full: the cache compares them byte for byte). */
+typedef struct {
+    const void *store;
+    const void *crls;
+    int depth;
+    int format;
+} key_head_t;
 
-    ids[0] = pc->store;
-    ids[1] = pc->crls;
-    memset(key, 0, MTLS_FWD_KEY_LEN);
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)
-        || !EVP_DigestUpdate(md, ids, sizeof(ids))
-        || !EVP_DigestUpdate(md, &depth, sizeof(depth))
-        || !EVP_DigestUpdate(md, &pc->format, sizeof(pc->format))
-        || !EVP_DigestUpdate(md, st->value, strlen(st->value) + 1)
-        || (st->chain
-            && !EVP_DigestUpdate(md, st->chain, strlen(st->chain) + 1))
-        || !EVP_DigestFinal_ex(md, key, &n)) {
-        /* Fail closed: a key nothing else can have, never a shared one. */
-        key[0] = 0xff;
-        RAND_bytes(key + 1, MTLS_FWD_KEY_LEN - 1);
+static const void *cache_key(request_rec *r, const mtls_proxy_conf_t *pc,
+                             const stash_t *st, apr_size_t *klen)
+{
+    apr_size_t vlen = strlen(st->value) + 1;
+    apr_size_t clen = st->chain ? strlen(st->chain) + 1 : 0;
+    char *key = apr_palloc(r->pool, sizeof(key_head_t) + vlen + clen);
+    key_head_t head;
+
+    memset(&head, 0, sizeof(head));
+    head.store = pc->store;
+    head.crls = pc->crls;
+    head.depth = pc->depth;
+    head.format = pc->format;
+    memcpy(key, &head, sizeof(head));
+    memcpy(key + sizeof(head), st->value, vlen);
+    if (clen) {
+        memcpy(key + sizeof(head) + vlen, st->chain, clen);
     }
-    EVP_MD_CTX_free(md);
+    *klen = sizeof(head) + vlen + clen;
+    return key;
 }
 
 const mtls_peer_t *mtls_proxy_peer(request_rec *r,
@@ -542,7 +557,8 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
 {
     const stash_t *st;
     apr_array_header_t *certs;
-    unsigned char key[MTLS_FWD_KEY_LEN];
+    const void *key;
+    apr_size_t klen;
     mtls_fwd_entry_t *e;
     const char *err;
     apr_time_t expires;
@@ -577,27 +593,24 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     if (!proc) {
         return NULL;
     }
-    cache_key(pc, st, key);
-    if (!(e = mtls_fwd_cache_get(proc->cache, key, r->request_time))) {
+    key = cache_key(r, pc, st, &klen);
+    if (!(e = mtls_fwd_cache_get(proc->cache, key, klen, r->request_time))) {
         if (mtls_fwd_decode(r->pool, pc->format, st->value, st->chain,
                             &certs, &err) == APR_SUCCESS && !certs->nelts) {
             return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent an empty "
                                                     "%s header", pc->header));
         }
-        if (!(e = mtls_fwd_entry_create(key))) {
-            return NULL;
+        if (!(e = mtls_fwd_entry_create(key, klen))) {
+            /* Too long to cache (or no memory): this request only. */
+            if (err) {
+                return bad_peer(r->pool, err);
+            }
+            return verify_peer(r, r->pool, pc, certs, &expires);
         }
         if (err) {
-            mtls_peer_t *peer = apr_pcalloc(mtls_fwd_entry_pool(e),
-                                            sizeof(*peer));
-            peer->source = "proxy";
-            peer->state = MTLS_PEER_UNVERIFIED;
-            peer->verify = apr_pstrcat(mtls_fwd_entry_pool(e), "FAILED:",
-                                       err, NULL);
-            peer->verify_detail = peer->verify + 7;
-            peer->cert_error = peer->verify_detail;
             expires = r->request_time + MTLS_PROXY_BAD_TTL;
-            mtls_fwd_entry_set(e, peer, expires);
+            mtls_fwd_entry_set(e, bad_peer(mtls_fwd_entry_pool(e), err),
+                               expires);
         }
         else {
             mtls_peer_t *peer = verify_peer(r, mtls_fwd_entry_pool(e), pc,

@@ -456,21 +456,21 @@ static void test_verify(apr_pool_t *p)
 static mtls_fwd_entry_t *put(mtls_fwd_cache_t *c, int k, const char *v,
                              apr_time_t expires)
 {
-    unsigned char key[MTLS_FWD_KEY_LEN] = { 0 };
+    unsigned char key[40] = { 0 };
     mtls_fwd_entry_t *e;
 
-    key[0] = (unsigned char)k;
-    e = mtls_fwd_entry_create(key);
+    key[39] = (unsigned char)k;
+    e = mtls_fwd_entry_create(key, sizeof(key));
     mtls_fwd_entry_set(e, apr_pstrdup(mtls_fwd_entry_pool(e), v), expires);
     return mtls_fwd_cache_put(c, e);
 }
 
 static mtls_fwd_entry_t *get(mtls_fwd_cache_t *c, int k, apr_time_t now)
 {
-    unsigned char key[MTLS_FWD_KEY_LEN] = { 0 };
+    unsigned char key[40] = { 0 };
 
-    key[0] = (unsigned char)k;
-    return mtls_fwd_cache_get(c, key, now);
+    key[39] = (unsigned char)k;
+    return mtls_fwd_cache_get(c, key, sizeof(key), now);
 }
 
 static const void *copy_str(apr_pool_t *p, const void *v)
