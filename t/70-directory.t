@@ -136,7 +136,10 @@ is(code(alice => '/ld/user'), 200, '{user} from MTLSUserFrom: uid=alice in ldap-
     my @out = map { [split] } <$fh>;
     close $fh;
     my $body = do { local $/; open my $b, '<', "$dir/body1" or die; <$b> };
-    is(join(' ', map { "$_->[0]/$_->[1]" } @out), '200/2 200/2', 'HTTP/2: two streams, both granted by directory groups');
+    # mod_http2 stays inactive under prefork: the same two requests then
+    # share one HTTP/1.1 connection
+    my $v = (Apache::Test::config()->httpd_mpm || '') eq 'prefork' ? '1.1' : '2';
+    is(join(' ', map { "$_->[0]/$_->[1]" } @out), "200/$v 200/$v", 'HTTP/2: two streams, both granted by directory groups');
     is(($out[1] // [])->[2], 0, '... on one connection');
     like($body, qr/^MTLS_LDAP_DN=uid=ldcert,ou=people,dc=lab,dc=example$/m, '... MTLS_LDAP_DN on a stream');
 }
