@@ -93,6 +93,17 @@ sub slurp_from {
     open my $f, '<', $file or return '';
     seek $f, $off, 0; local $/; my $s = <$f>; $s // '';
 }
+sub flush_cache {
+    my $kind = shift;
+    my $port = $kind eq 'redis' ? $ENV{MTLS_T_REDIS_PORT} : $ENV{MTLS_T_MEMCACHED_PORT};
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5)
+        or die "$kind on $port: $!";
+    print $s ($kind eq 'redis' ? "FLUSHALL\r\n" : "flush_all\r\n");
+    my $answer = <$s>;
+    die "$kind: flush refused: " . ($answer // 'no answer') unless ($answer // '') =~ /^(\+OK|OK)/;
+    close $s;
+}
+
 # user searches for WHO's address since MARK (this file's own filter)
 sub searches {
     my ($mark, $mail) = @_;
@@ -104,6 +115,9 @@ sub searches {
 for my $c (['memcache', "memcache:127.0.0.1:$ENV{MTLS_T_MEMCACHED_PORT}", 'ldmail', 'mailuser@lab.example'],
            ['redis', "redis:127.0.0.1:$ENV{MTLS_T_REDIS_PORT}", 'ldposix', 'posix@lab.example']) {
     my ($kind, $cache, $who, $mail) = @$c;
+    # the cache servers live for the whole run (every MPM): start empty, so
+    # an answer the previous MPM's run stored does not stand in for the search
+    flush_cache($kind);
     my $pa = start_httpd("$kind-a", $cache);
     my $pb = start_httpd("$kind-b", $cache);
     ok($pa && $pb, "$kind: two httpd instances started");
