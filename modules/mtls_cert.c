@@ -497,3 +497,8 @@ apr_time_t mtls_cert_days_left_changes(const mtls_cert_t *c, apr_time_t now)
            - (apr_time_t)mtls_cert_days_left(c, now) * apr_time_from_sec(86400)
            + 1;
 }
+
+const char *mtls_cert_serial_hex(apr_pool_t *p, const ASN1_INTEGER *serial)
+{
+    return serial_hex(p, serial);
+}

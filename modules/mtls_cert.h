@@ -59,6 +59,11 @@ long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now);
 /** The first moment after @p now at which mtls_cert_days_left() gives
  *  another value than it gives at @p now. */
 apr_time_t mtls_cert_days_left_changes(const mtls_cert_t *c, apr_time_t now);
+/**
+ * A serial number in the field's form (upper-case hex, no leading zeros),
+ * as certificates and CRL entries carry it; NULL when unreadable.
+ */
+const char *mtls_cert_serial_hex(apr_pool_t *p, const ASN1_INTEGER *serial);
 
 /** The name of a SAN type as used in fields ("email", "dns", ...). */
 const char *mtls_san_type_name(mtls_san_type_e t);

@@ -42,6 +42,7 @@ int main(int argc, const char *const *argv)
     test_hdrfmt(p);
     test_ldapfilter(p);
     test_fwd(p);
+    test_crl(p);
 
     /* The corpus sits next to the runner: t/unit/corpus/<target>/. */
     slash = strrchr(argv[0], '/');
