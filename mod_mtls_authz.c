@@ -17,6 +17,8 @@
 #include "mtls_version.h"
 #include "mtls_directory.h"
 #include "mtls_proxy.h"
+#include "mtls_metrics.h"
+#include "mtls_whoami.h"
 
 #define FILE_KIND(k) ((void *)(long)(k))
 #define DIR_CMD(name, which, how, help) \
@@ -43,6 +45,13 @@ static const command_rec mtls_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "file of certificate keys that never get an identity, "
                   "or none"),
+    AP_INIT_TAKE12("MTLSCRL", mtls_cmd_crl, NULL, RSRC_CONF | ACCESS_CONF,
+                   "CRL-FILE CA-FILE: PEM CRLs, each signed by a CA of "
+                   "CA-FILE, re-read when they change; or none"),
+    AP_INIT_TAKE1("MTLSCRLStale", mtls_cmd_crl_stale, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "allow (default, logged at warn) or deny: a certificate "
+                  "whose issuer's CRL is past its nextUpdate"),
     AP_INIT_TAKE1("MTLSRequireStrength", mtls_cmd_require_strength, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "weak (default) or strong: whether a user mapped by "
@@ -139,6 +148,7 @@ static const command_rec mtls_cmds[] = {
 
 static void mtls_register_hooks(apr_pool_t *p)
 {
+    mtls_metrics_register_hooks(p);
     mtls_reload_register_hooks(p);
     mtls_identity_register_hooks(p);
     mtls_providers_register_hooks(p);
@@ -148,6 +158,7 @@ static void mtls_register_hooks(apr_pool_t *p)
     mtls_version_register_hooks(p);
     mtls_directory_register_hooks(p);
     mtls_proxy_register_hooks(p);
+    mtls_whoami_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(mtls_authz) = {

@@ -17,6 +17,7 @@ void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
     dc->require_strong = -1;
     dc->error_detail = -1;
     dc->mode = -1;
+    dc->crl_stale_deny = -1;
     return dc;
 }
 
@@ -38,6 +39,7 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                                        : base->group_file;
     dc->deny_list = (add->files_set & MTLS_SET_DENY) ? add->deny_list
                                                      : base->deny_list;
+    dc->crl = (add->files_set & MTLS_SET_CRL) ? add->crl : base->crl;
     dc->files_set = base->files_set | add->files_set;
     dc->require_strong = MERGE_INT(require_strong);
     dc->error_detail = MERGE_INT(error_detail);
@@ -45,6 +47,7 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->headers = mtls_headers_merge_dir(p, base->headers, add->headers);
     dc->directory = mtls_directory_merge(p, base->directory, add->directory);
     dc->proxy = mtls_proxy_merge(p, base->proxy, add->proxy);
+    dc->crl_stale_deny = MERGE_INT(crl_stale_deny);
     return dc;
 }
 
@@ -79,6 +82,11 @@ int mtls_conf_error_detail(const mtls_dir_conf_t *dc)
 mtls_mode_e mtls_conf_mode(const mtls_dir_conf_t *dc)
 {
     return dc->mode == MTLS_MODE_REPORT ? MTLS_MODE_REPORT : MTLS_MODE_ENFORCE;
+}
+
+int mtls_conf_crl_stale_deny(const mtls_dir_conf_t *dc)
+{
+    return dc->crl_stale_deny == 1;
 }
 
 apr_interval_time_t mtls_conf_reload_interval(const server_rec *s)
@@ -135,6 +143,22 @@ const char *mtls_cmd_group_from(cmd_parms *cmd, void *dcv, const char *field,
 {
     return add_rule(cmd, &((mtls_dir_conf_t *)dcv)->group_rules,
                     field, regex, tmpl);
+}
+
+const char *mtls_cmd_crl_stale(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    mtls_dir_conf_t *dc = dcv;
+
+    if (!strcasecmp(arg, "deny")) {
+        dc->crl_stale_deny = 1;
+    }
+    else if (!strcasecmp(arg, "allow")) {
+        dc->crl_stale_deny = 0;
+    }
+    else {
+        return "MTLSCRLStale takes allow or deny";
+    }
+    return NULL;
 }
 
 const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dcv,

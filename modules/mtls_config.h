@@ -24,6 +24,7 @@ typedef struct {
     mtls_watched_t *map_file;
     mtls_watched_t *group_file;
     mtls_watched_t *deny_list;
+    mtls_watched_t *crl;               /* MTLSCRL: an mtls_crl_set_t */
     int files_set;                     /* bit per file: set here ("none" too) */
     struct mtls_directory_conf_t *directory;  /* MTLSLDAP*, MTLSCache* */
     int require_strong;
@@ -31,6 +32,7 @@ typedef struct {
     int mode;
     mtls_hdr_dir_t *headers;           /* MTLSRequestHeader & co, or NULL */
     struct mtls_proxy_conf_t *proxy;   /* MTLSTrustedProxy, MTLSProxy* */
+    int crl_stale_deny;                /* MTLSCRLStale */
 } mtls_dir_conf_t;
 
 typedef struct {
@@ -41,6 +43,7 @@ typedef struct {
 #define MTLS_SET_MAP   1
 #define MTLS_SET_GROUP 2
 #define MTLS_SET_DENY  4
+#define MTLS_SET_CRL   8
 
 /* Defaults, in one place. */
 #define MTLS_DEFAULT_RELOAD_INTERVAL apr_time_from_sec(5)
@@ -53,6 +56,9 @@ int mtls_conf_error_detail(const mtls_dir_conf_t *dc);
 
 /** MTLSMode in force (default enforce). */
 mtls_mode_e mtls_conf_mode(const mtls_dir_conf_t *dc);
+
+/** MTLSCRLStale in force: true for deny (default allow). */
+int mtls_conf_crl_stale_deny(const mtls_dir_conf_t *dc);
 
 /** MTLSReloadInterval of @p s (default 5 s). */
 apr_interval_time_t mtls_conf_reload_interval(const server_rec *s);
@@ -93,6 +99,9 @@ const char *mtls_cmd_error_detail(cmd_parms *cmd, void *dc, int on);
 
 /** MTLSMode enforce|report. */
 const char *mtls_cmd_mode(cmd_parms *cmd, void *dc, const char *arg);
+
+/** MTLSCRLStale allow|deny. */
+const char *mtls_cmd_crl_stale(cmd_parms *cmd, void *dc, const char *arg);
 
 /** MTLSReloadInterval SECONDS (main server only, 1-86400). */
 const char *mtls_cmd_reload_interval(cmd_parms *cmd, void *dummy,

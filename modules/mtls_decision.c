@@ -13,6 +13,7 @@
 #include "mtls_decision.h"
 #include "mtls_config.h"
 #include "mtls_directory.h"
+#include "mtls_metrics.h"
 
 /* What a person is told for each reason (MTLSErrorDetail on). */
 static const struct {
@@ -226,6 +227,17 @@ static const char *error_body(request_rec *r, int status,
         "</body></html>\n", NULL);
 }
 
+const char *mtls_reason_message(mtls_reason_e reason)
+{
+    return (reason > 0 && reason < MTLS_R_COUNT) ? reasons[reason].message
+                                                 : "";
+}
+
+const char *mtls_reason_hint(mtls_reason_e reason)
+{
+    return (reason > 0 && reason < MTLS_R_COUNT) ? reasons[reason].hint : "";
+}
+
 static apr_array_header_t *records_of(request_rec *r)
 {
     mtls_req_t *q = mtls_req(r, 1);
@@ -314,6 +326,11 @@ authz_status mtls_decision_provider(request_rec *r, const char *provider,
     return why ? AUTHZ_DENIED : AUTHZ_GRANTED;
 }
 
+void mtls_decision_authn_granted(request_rec *r, const mtls_identity_t *id)
+{
+    add_record(r, MTLS_VERDICT_GRANTED, MTLS_R_NONE, "AuthType mtls", 0, id);
+}
+
 int mtls_decision_refuse(request_rec *r, mtls_reason_e why,
                          const mtls_identity_t *id)
 {
@@ -363,6 +380,34 @@ static const mtls_decision_t *refusal_of(request_rec *r, request_rec **where)
     return NULL;
 }
 
+/* The metrics of one request: what its mtls decisions came to, once,
+ * for the (internally redirected) request that made them. */
+static void count(request_rec *r)
+{
+    const apr_array_header_t *recs = NULL;
+    const mtls_decision_t *d;
+    const mtls_identity_t *id;
+
+    for (; r && !(recs = mtls_decision_records(r)); r = r->next) {
+    }
+    if (!recs || !recs->nelts) {
+        return;
+    }
+    d = mtls_decision_of(r);
+    if (d && d->verdict == MTLS_VERDICT_DENIED) {
+        mtls_metrics_decision(MTLS_DECIDED_DENIED, d->reason);
+    }
+    else if (d && d->verdict == MTLS_VERDICT_WOULD_DENY) {
+        mtls_metrics_decision(MTLS_DECIDED_WOULD_DENY, d->reason);
+    }
+    else {
+        mtls_metrics_decision(MTLS_DECIDED_GRANTED, MTLS_R_NONE);
+    }
+    if ((id = mtls_identity_peek(r)) && !id->unusable && id->outcome->user) {
+        mtls_metrics_identity(id->outcome->source, id->outcome->strong);
+    }
+}
+
 /* One line per refused request, written when the outcome is known. */
 static int log_refusals(request_rec *r)
 {
@@ -377,6 +422,7 @@ static int log_refusals(request_rec *r)
             break;
         }
     }
+    count(r);
     return DECLINED;
 }
 

@@ -42,6 +42,16 @@ authz_status mtls_decision_provider(request_rec *r, const char *provider,
                                     mtls_reason_e mismatch,
                                     const mtls_identity_t *id);
 
+/** AuthType mtls let the request in with @p id's user: records it. */
+void mtls_decision_authn_granted(request_rec *r, const mtls_identity_t *id);
+
+/** The sentence that says what @p reason means, for people ("" for
+ *  MTLS_R_NONE). */
+const char *mtls_reason_message(mtls_reason_e reason);
+
+/** What the person should do about @p reason ("" for MTLS_R_NONE). */
+const char *mtls_reason_hint(mtls_reason_e reason);
+
 /** AuthType mtls refuses for @p why: records it and returns the HTTP
  *  status (403, or 503 for directory-unavailable). */
 int mtls_decision_refuse(request_rec *r, mtls_reason_e why,

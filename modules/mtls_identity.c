@@ -26,6 +26,7 @@
 #include "mtls_resolve.h"
 #include "mtls_directory.h"
 #include "mtls_proxy.h"
+#include "mtls_metrics.h"
 
 /* Outcomes remembered per connection, and how many may ever be copied
  * into its pool (reloads and days-left changes replace entries), so a
@@ -147,6 +148,10 @@ static mtls_peer_t *make_peer(request_rec *r, apr_pool_t *p,
         if (rv == APR_SUCCESS) {
             cert->verify = peer->verify;
             peer->cert = cert;
+            if (peer->state == MTLS_PEER_VERIFIED) {
+                mtls_metrics_days_left(mtls_cert_days_left(cert,
+                                                           r->request_time));
+            }
             if (cert->problem) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                               "MTLS0301: client certificate serial %s "
@@ -364,7 +369,7 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     apr_time_t now = r->request_time;
     const mtls_outcome_t *o = NULL;
     mtls_outcome_t *fresh;
-    mtls_snapshot_t *deny, *map, *group;
+    mtls_snapshot_t *deny, *crl, *map, *group;
     apr_array_header_t *trace = NULL;
     mtls_sources_t src;
     mtls_asker_t dir;
@@ -373,6 +378,8 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
 
     memset(&src, 0, sizeof(src));
     deny = acquire(dc->deny_list, &src.deny_list);
+    crl = acquire(dc->crl, &src.crl);
+    src.crl_stale_deny = mtls_conf_crl_stale_deny(dc);
     map = acquire(dc->map_file, &src.map_file);
     group = acquire(dc->group_file, &src.group_file);
     src.user_rules = dc->user_rules;
@@ -418,12 +425,16 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
         ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "MTLS1003: step %d: "
                       "%s", i + 1, APR_ARRAY_IDX(trace, i, const char *));
     }
+    if (fresh->warning) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "%s", fresh->warning);
+    }
     if (!o) {
         /* Not kept: it may point into the snapshots released below. */
         o = mtls_outcome_copy(r->pool, fresh);
     }
 leave:
     release(dc->deny_list, deny);
+    release(dc->crl, crl);
     release(dc->map_file, map);
     release(dc->group_file, group);
     return o;

@@ -62,6 +62,7 @@ mtls_outcome_t *mtls_outcome_copy(apr_pool_t *p, const mtls_outcome_t *o)
     c->groups_text = dup_or_null(p, o->groups_text);
     c->source = dup_or_null(p, o->source);
     c->ldap_dn = dup_or_null(p, o->ldap_dn);
+    c->warning = dup_or_null(p, o->warning);
     return c;
 }
 

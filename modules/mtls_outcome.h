@@ -57,6 +57,8 @@ typedef struct {
     int strong;                  /* found by something only it has */
     const char *source;          /* "map", "rule:N", "ldap"; or NULL */
     const char *ldap_dn;         /* the directory entry, or NULL */
+    const char *warning;         /* for the log at warn (a stale CRL), or
+                                    NULL */
     apr_time_t expires;          /* valid before this moment */
 } mtls_outcome_t;
 

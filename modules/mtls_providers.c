@@ -396,6 +396,7 @@ static int authenticate(request_rec *r)
     if (!(why = id->unusable) && !(why = mapped(r, id, 1))) {
         r->user = (char *)id->outcome->user;
         r->ap_auth_type = "mtls";
+        mtls_decision_authn_granted(r, id);
         return OK;
     }
     mtls_vars_export(r, id);

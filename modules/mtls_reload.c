@@ -18,6 +18,8 @@
 #include "mtls_config.h"
 #include "mtls_filefmt.h"
 #include "mtls_hdrfmt.h"
+#include "mtls_crl.h"
+#include "mtls_metrics.h"
 
 /* Large enough for any real map file, small enough that a wrong path
  * (a log file, a device) fails clearly instead of eating memory. */
@@ -35,16 +37,33 @@ struct mtls_snapshot_t {
 
 struct mtls_watched_t {
     const char *path;
+    const char *aux_path;              /* MTLS_FILE_CRL: the CA file */
     mtls_file_kind_e kind;
     apr_thread_mutex_t *mutex;
     mtls_snapshot_t *current;          /* guarded by mutex */
     apr_uint32_t generation;           /* guarded by mutex */
     apr_uint32_t index;                /* distinct per file of a registry */
-    /* What the file looked like when last read, good or bad. */
+    /* What the file (and aux file) looked like when last read, good or
+     * bad; size -1 once it could not be read. */
     apr_time_t mtime;
     apr_off_t size;
     apr_ino_t inode;
+    apr_uint64_t aux_version;
 };
+
+/* A number that changes when the file does, for the reload counters. */
+static apr_uint64_t stat_version(const apr_finfo_t *fi)
+{
+    return (apr_uint64_t)fi->mtime * 0x9E3779B97F4A7C15ULL
+           ^ ((apr_uint64_t)fi->size << 20) ^ (apr_uint64_t)fi->inode;
+}
+
+static apr_uint64_t version_of(const mtls_watched_t *w)
+{
+    return ((apr_uint64_t)w->mtime * 0x9E3779B97F4A7C15ULL
+            ^ ((apr_uint64_t)w->size << 20) ^ (apr_uint64_t)w->inode)
+           + w->aux_version * 31;
+}
 
 static const char *parse(apr_pool_t *p, mtls_file_kind_e kind,
                          const char *path, const char *text,
@@ -70,10 +89,9 @@ static const char *parse(apr_pool_t *p, mtls_file_kind_e kind,
     return err;
 }
 
-/* Read and parse the file into @p p; remember its stat in @p fi. */
-static const char *load(apr_pool_t *p, const char *path,
-                        mtls_file_kind_e kind, apr_finfo_t *fi,
-                        const void **data)
+/* Read the file into @p p; remember its stat in @p fi. */
+static const char *read_text(apr_pool_t *p, const char *path,
+                             apr_finfo_t *fi, const char **text)
 {
     apr_file_t *f;
     apr_status_t rv;
@@ -95,13 +113,6 @@ static const char *load(apr_pool_t *p, const char *path,
         return apr_psprintf(p, "%s: not a regular file of at most %d bytes",
                             path, MTLS_MAX_FILE_SIZE);
     }
-    /* A secret anyone on the host can read signs nothing. */
-    if (kind == MTLS_FILE_HMAC_KEY && (fi->protection & APR_FPROT_WREAD)) {
-        apr_file_close(f);
-        return apr_psprintf(p, "%s: the key file is world-readable; "
-                            "chmod o-rwx it (e.g. 0640 root:www-data)",
-                            path);
-    }
     buf = apr_palloc(p, (apr_size_t)fi->size + 1);
     rv = apr_file_read_full(f, buf, (apr_size_t)fi->size, &got);
     apr_file_close(f);
@@ -118,20 +129,58 @@ static const char *load(apr_pool_t *p, const char *path,
         }
         return apr_psprintf(p, "%s:%d: NUL byte in file", path, line);
     }
-    return parse(p, kind, path, buf, data);
+    *text = buf;
+    return NULL;
 }
 
-const char *mtls_watched_open(cmd_parms *cmd, const char *path,
-                              mtls_file_kind_e kind, mtls_watched_t **out)
+/* Read and parse the file (and for a CRL its CA file) into @p p;
+ * remember their stat in @p fi and @p aux_version. */
+static const char *load(apr_pool_t *p, const char *path, const char *aux,
+                        mtls_file_kind_e kind, apr_finfo_t *fi,
+                        apr_uint64_t *aux_version, const void **data)
+{
+    const char *text, *aux_text, *err;
+    apr_finfo_t afi;
+
+    if ((err = read_text(p, path, fi, &text))) {
+        return err;
+    }
+    /* A secret anyone on the host can read signs nothing. */
+    if (kind == MTLS_FILE_HMAC_KEY && (fi->protection & APR_FPROT_WREAD)) {
+        return apr_psprintf(p, "%s: the key file is world-readable; "
+                            "chmod o-rwx it (e.g. 0640 root:www-data)",
+                            path);
+    }
+    if (kind == MTLS_FILE_CRL) {
+        mtls_crl_set_t *crls;
+        if ((err = read_text(p, aux, &afi, &aux_text))) {
+            return err;
+        }
+        *aux_version = stat_version(&afi);
+        err = mtls_crl_parse(p, path, text, aux, aux_text, &crls);
+        *data = crls;
+        return err;
+    }
+    return parse(p, kind, path, text, data);
+}
+
+static const char *watched_open(cmd_parms *cmd, const char *path,
+                                const char *aux_path, mtls_file_kind_e kind,
+                                mtls_watched_t **out)
 {
     apr_hash_t *registry = NULL;
     const char *full = ap_server_root_relative(cmd->pool, path), *err, *hkey;
+    const char *aux = NULL;
+    apr_uint64_t aux_version = 0;
     mtls_watched_t *w;
     const void *data;
     apr_finfo_t fi;
 
     if (!full) {
         return apr_psprintf(cmd->pool, "invalid path '%s'", path);
+    }
+    if (aux_path && !(aux = ap_server_root_relative(cmd->pool, aux_path))) {
+        return apr_psprintf(cmd->pool, "invalid path '%s'", aux_path);
     }
     /* One object per path and kind for this configuration generation:
      * the registry lives in (and dies with) the configuration pool. */
@@ -141,16 +190,19 @@ const char *mtls_watched_open(cmd_parms *cmd, const char *path,
         apr_pool_userdata_set(registry, REGISTRY_KEY, apr_pool_cleanup_null,
                               cmd->pool);
     }
-    hkey = apr_psprintf(cmd->pool, "%d:%s", (int)kind, full);
+    hkey = apr_psprintf(cmd->pool, "%d:%s%s%s", (int)kind, full,
+                        aux ? "\n" : "", aux ? aux : "");
     if ((w = apr_hash_get(registry, hkey, APR_HASH_KEY_STRING))) {
         *out = w;
         return NULL;
     }
-    if ((err = load(cmd->pool, full, kind, &fi, &data))) {
+    if ((err = load(cmd->pool, full, aux, kind, &fi, &aux_version, &data))) {
         return err;
     }
     w = apr_pcalloc(cmd->pool, sizeof(*w));
     w->path = full;
+    w->aux_path = aux;
+    w->aux_version = aux_version;
     w->kind = kind;
     w->current = apr_pcalloc(cmd->pool, sizeof(*w->current));
     w->current->data = data;
@@ -168,6 +220,12 @@ const char *mtls_watched_open(cmd_parms *cmd, const char *path,
     apr_hash_set(registry, hkey, APR_HASH_KEY_STRING, w);
     *out = w;
     return NULL;
+}
+
+const char *mtls_watched_open(cmd_parms *cmd, const char *path,
+                              mtls_file_kind_e kind, mtls_watched_t **out)
+{
+    return watched_open(cmd, path, NULL, kind, out);
 }
 
 /* Destroy what no reader holds any more, outside every lock: freeing a
@@ -191,23 +249,36 @@ static mtls_snapshot_t *unref_locked(mtls_snapshot_t *s)
  * under the mutex, so requests never wait for a parse. */
 static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
 {
-    apr_finfo_t fi;
+    apr_finfo_t fi, afi;
     apr_pool_t *pool;
     const void *data;
-    const char *err;
+    const char *err, *gone = NULL;
     mtls_snapshot_t *fresh, *old;
+    apr_uint64_t aux_version = 0;
 
     if (apr_stat(&fi, w->path, APR_FINFO_MTIME | APR_FINFO_SIZE
                  | APR_FINFO_INODE, tmp) != APR_SUCCESS) {
+        gone = w->path;
+    }
+    else if (w->aux_path && apr_stat(&afi, w->aux_path, APR_FINFO_MTIME
+                                     | APR_FINFO_SIZE | APR_FINFO_INODE,
+                                     tmp) != APR_SUCCESS) {
+        gone = w->aux_path;
+    }
+    if (gone) {
         if (w->size != -1) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, srv,
                          "MTLS0201: %s: cannot be read any more; keeping "
-                         "the contents read before", w->path);
+                         "the contents read before", gone);
             w->size = -1;
         }
         return;
     }
-    if (fi.mtime == w->mtime && fi.size == w->size && fi.inode == w->inode) {
+    if (w->aux_path) {
+        aux_version = stat_version(&afi);
+    }
+    if (fi.mtime == w->mtime && fi.size == w->size && fi.inode == w->inode
+        && aux_version == w->aux_version) {
         return;
     }
     /* A pool of its own, not a child of the configuration pool: other
@@ -218,10 +289,13 @@ static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
     apr_pool_tag(pool, "mtls_watched_file");
     ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, srv,
                  "MTLS1101: %s changed: parsing it (no lock held)", w->path);
-    err = load(pool, w->path, w->kind, &fi, &data);
+    err = load(pool, w->path, w->aux_path, w->kind, &fi, &aux_version,
+               &data);
     w->mtime = fi.mtime;
     w->size = fi.size;
     w->inode = fi.inode;
+    w->aux_version = aux_version;
+    mtls_metrics_reload(w->path, version_of(w), err == NULL);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, srv,
                      "MTLS0202: reload failed, keeping the previous "
@@ -272,8 +346,31 @@ const char *mtls_cmd_file(cmd_parms *cmd, void *dcv, const char *path)
         dc->files_set |= MTLS_SET_DENY;
         break;
     case MTLS_FILE_HMAC_KEY:     /* MTLSHeaderSignature opens its own */
+    case MTLS_FILE_CRL:         /* MTLSCRL has its own handler */
         break;
     }
+    return NULL;
+}
+
+/* MTLSCRL CRL-FILE CA-FILE, or none: one watched object for the pair,
+ * re-read when either file changes. */
+const char *mtls_cmd_crl(cmd_parms *cmd, void *dcv, const char *crl,
+                         const char *ca)
+{
+    mtls_dir_conf_t *dc = dcv;
+    const char *err;
+
+    if (!ca) {
+        if (strcasecmp(crl, "none")) {
+            return "MTLSCRL takes CRL-FILE CA-FILE (the PEM CRLs and the "
+                   "CA certificates that sign them), or none";
+        }
+        dc->crl = NULL;
+    }
+    else if ((err = watched_open(cmd, crl, ca, MTLS_FILE_CRL, &dc->crl))) {
+        return apr_pstrcat(cmd->pool, "MTLSCRL: ", err, NULL);
+    }
+    dc->files_set |= MTLS_SET_CRL;
     return NULL;
 }
 
@@ -358,8 +455,25 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     apr_pool_pre_cleanup_register(pchild, wt, stop_watcher);
 }
 
+/* The files of this generation become labels of the reload counters. */
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *registry = NULL;
+    apr_hash_index_t *hi;
+
+    apr_pool_userdata_get((void **)&registry, REGISTRY_KEY, pconf);
+    for (hi = registry ? apr_hash_first(ptemp, registry) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        const mtls_watched_t *w = apr_hash_this_val(hi);
+        mtls_metrics_file(w->path, version_of(w));
+    }
+    return OK;
+}
+
 void mtls_reload_register_hooks(apr_pool_t *p)
 {
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

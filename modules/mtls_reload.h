@@ -1,7 +1,8 @@
 /* Files that are read at start-up and re-read when they change: the map
- * file, the group file, the deny list and the header signing key.  One
- * watched object per path and kind, shared by every scope that names it.
- * Depends on mtls_config (never the other way round). */
+ * file, the group file, the deny list, the header signing key and CRLs
+ * (with their CA file).  One watched object per path and kind, shared by
+ * every scope that names it.  Depends on mtls_config (never the other
+ * way round). */
 #ifndef MTLS_RELOAD_H
 #define MTLS_RELOAD_H
 
@@ -13,7 +14,8 @@ typedef enum {
     MTLS_FILE_MAP,
     MTLS_FILE_GROUP,
     MTLS_FILE_DENY,
-    MTLS_FILE_HMAC_KEY        /* MTLSHeaderSignature; never world-readable */
+    MTLS_FILE_HMAC_KEY,       /* MTLSHeaderSignature; never world-readable */
+    MTLS_FILE_CRL             /* with its CA file: an mtls_crl_set_t */
 } mtls_file_kind_e;
 
 typedef struct mtls_snapshot_t mtls_snapshot_t;
@@ -37,7 +39,7 @@ mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w);
 void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s);
 
 /** The parsed contents (an mtls_map_t, mtls_groupfile_t or
- *  mtls_hdr_key_t). */
+ *  mtls_hdr_key_t or mtls_crl_set_t). */
 const void *mtls_snapshot_data(const mtls_snapshot_t *s);
 
 /** A number for these contents that no other snapshot of this process's
@@ -47,5 +49,10 @@ apr_uint64_t mtls_snapshot_stamp(const mtls_snapshot_t *s);
 /** MTLSUserMapFile / MTLSGroupFile / MTLSDenyList PATH|none (cmd->info
  *  is the mtls_file_kind_e): opens the watched file into the scope. */
 const char *mtls_cmd_file(cmd_parms *cmd, void *dc, const char *path);
+
+/** MTLSCRL CRL-FILE CA-FILE | none: the watched pair (the CRLs and the
+ *  CA certificates that must sign them) into the scope. */
+const char *mtls_cmd_crl(cmd_parms *cmd, void *dc, const char *crl,
+                         const char *ca);
 
 #endif /* MTLS_RELOAD_H */

@@ -9,6 +9,7 @@
 #include "mtls_resolve.h"
 #include "mtls_rule.h"
 #include "mtls_field.h"
+#include "mtls_crl.h"
 
 static void note(apr_array_header_t *trace, apr_pool_t *p,
                  const char *fmt, ...)
@@ -96,7 +97,31 @@ mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
         }
         note(trace, p, "deny list: not listed");
     }
-    /* 2. The map file. */
+    /* 2. MTLSCRL: revoked, or a stale CRL under MTLSCRLStale deny, has
+     * nothing else either.  A current answer holds until nextUpdate. */
+    if (src->crl.data) {
+        apr_time_t next = 0;
+        mtls_crl_status_e st = mtls_crl_check(src->crl.data, cert, now,
+                                              &next);
+        note(trace, p, "CRL: %s", mtls_crl_status_name(st));
+        if (st == MTLS_CRL_STALE) {
+            o->warning = apr_psprintf(p, "MTLS3010: the CRL of \"%s\" is past "
+                                      "its nextUpdate: certificate serial %s "
+                                      "%s (MTLSCRLStale %s)", cert->issuer,
+                                      cert->serial, src->crl_stale_deny
+                                      ? "refused" : "accepted",
+                                      src->crl_stale_deny ? "deny" : "allow");
+        }
+        if (st == MTLS_CRL_REVOKED
+            || (st == MTLS_CRL_STALE && src->crl_stale_deny)) {
+            o->reason = MTLS_R_REVOKED;
+            return o;
+        }
+        if (st == MTLS_CRL_GOOD && next) {
+            o->expires = next;
+        }
+    }
+    /* 3. The map file. */
     if (src->map_file.data) {
         if ((e = mtls_map_lookup(p, src->map_file.data, cert))) {
             o->user = e->user;
@@ -110,7 +135,7 @@ mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
             note(trace, p, "map file: no entry");
         }
     }
-    /* 3. MTLSUserFrom rules, in order. */
+    /* 4. MTLSUserFrom rules, in order. */
     for (i = 0; !o->user && src->user_rules && i < src->user_rules->nelts;
          i++) {
         const mtls_rule_t *rule = APR_ARRAY_IDX(src->user_rules, i,

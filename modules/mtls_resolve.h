@@ -1,6 +1,7 @@
 /* Resolution: certificate facts + the sources in force + the time -> an
- * outcome (mtls_outcome.h), in the order of SPEC §3: deny list -> map
- * file -> MTLSUserFrom rules -> directory; groups from every
+ * outcome (mtls_outcome.h), in the order of SPEC §3: deny list -> CRL
+ * (MTLSCRL, SPEC §8) -> map file -> MTLSUserFrom rules -> directory;
+ * groups from every
  * group source are added to the user found.  Pure: knows nothing of
  * httpd, of requests or of how the sources were loaded. */
 #ifndef MTLS_RESOLVE_H
@@ -28,6 +29,8 @@ typedef struct {
  * new source added here is part of every memo key without more code. */
 typedef struct {
     mtls_loaded_t deny_list;                 /* mtls_map_t (keys only) */
+    mtls_loaded_t crl;                       /* mtls_crl_set_t */
+    int crl_stale_deny;                      /* MTLSCRLStale deny */
     mtls_loaded_t map_file;                  /* mtls_map_t */
     const apr_array_header_t *user_rules;    /* of mtls_rule_t * */
     mtls_loaded_t group_file;                /* mtls_groupfile_t */
@@ -63,7 +66,7 @@ struct mtls_asker_t {
 /**
  * Resolve @p cert (verified by the caller) against @p src at @p now.
  * Returns the outcome, allocated from @p p: an identity, or no identity
- * with reason denylisted or unmapped (groups from MTLSGroupFrom may
+ * with reason denylisted, revoked or unmapped (groups from MTLSGroupFrom may
  * still be there), or "could not answer".  @c expires says until when
  * the outcome holds (e.g. the next change of days-left when a rule reads
  * it).  When @p trace is not NULL, one line per step is appended to it

@@ -43,6 +43,8 @@ my $gkey     = spew("$dir/good.key", "a-good-long-key-0123456789abcdef\n");
 chmod 0600, $gkey;
 my $skey     = spew("$dir/short.key", "\nshort\n");
 chmod 0600, $skey;
+my ($pkica, $crl, $evilcrl) = (pki('ca-bundle.crt'), pki('crl-after.pem'), pki('crl-evil.pem'));
+my $bad_crl = spew("$dir/bad.crl", "-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n");
 
 # [name, config lines inside <Location /x>, what the message must name]
 # The bad line is always the LAST line of the location block; its config
@@ -100,6 +102,12 @@ my @cases = (
     ['proxy CA not PEM',           ["MTLSProxyCertCA $good_map"], "$good_map"],
     ['proxy CRL not PEM',          ["MTLSProxyCRL $good_map"], "$good_map"],
     ['proxy verify depth',         ['MTLSProxyVerifyDepth 17']],
+    ['MTLSCRL not signed by the CA', ["MTLSCRL $evilcrl $pkica"], "$evilcrl:1: CRL refused: its signature does not verify"],
+    ['MTLSCRL garbage',            ["MTLSCRL $bad_crl $pkica"], "$bad_crl:1: CRL cannot be parsed"],
+    ['MTLSCRL missing CA file',    ["MTLSCRL $crl $dir/nope.pem"], "$dir/nope.pem"],
+    ['MTLSCRL CA file without certificates', ["MTLSCRL $crl $good_deny"], "$good_deny: no PEM certificate"],
+    ['MTLSCRL with one file',      ["MTLSCRL $crl"]],
+    ['bad MTLSCRLStale',           ['MTLSCRLStale maybe']],
 );
 # accepted at start-up: fields of SPEC §2 and the ap_expr variables of §9
 my @accepted = (
@@ -137,6 +145,9 @@ my @accepted = (
          'MTLSProxyVerifyDepth 0', 'Require mtls-verified']],
     (map { ["MTLSProxyCertHeader X $_", ["MTLSProxyCertHeader X $_", 'MTLSTrustedProxy none']] }
         qw(rfc9440 xfcc pem-urlencoded der-base64)),
+    ['MTLSCRL', ["MTLSCRL $crl $pkica", 'MTLSCRLStale deny']],
+    ['MTLSCRL none', ['MTLSCRL none', 'MTLSCRLStale allow']],
+    ['SetHandler mtls-status and mtls-whoami', ['SetHandler mtls-status', '<If "true">', 'SetHandler mtls-whoami', '</If>']],
 );
 
 my @server_cases = (

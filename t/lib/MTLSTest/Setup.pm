@@ -31,6 +31,14 @@ sub prepare {
     $ENV{MTLS_T_SVC_SHA256}   = $c{svc}{sha256};
 
     write_files($run, \%c);
+    # MTLSCRL files the operations tests replace while the server runs
+    for (['crl-before.pem' => 'ops-crl.pem'],
+         ['crl-before.pem' => 'ops-metrics-crl.pem']) {
+        my ($from, $to) = @$_;
+        open my $in, '<', "$pki/$from" or die "$pki/$from: $!";
+        local $/;
+        spew("$run/$to", scalar <$in>);
+    }
 }
 
 sub spew {
