@@ -19,9 +19,17 @@ start)
     openssl ocsp -index "$PKI/db/inter/index.txt" -CA "$PKI/inter.crt" \
         -rsigner "$PKI/inter.crt" -rkey "$PKI/inter.key" -nmin 60 \
         -host 127.0.0.1 -port "$port" -ignore_err \
-        >"$STATE/ocsp.log" 2>&1 &
+        </dev/null >"$STATE/ocsp.log" 2>&1 &
     echo $! > "$STATE/ocsp.pid"
-    wait_port "$port" 20 || { cat "$STATE/ocsp.log" >&2; exit 1; }
+    # Not wait_port: openssl ocsp serves one connection at a time and
+    # stops answering after a probe that sends nothing; its log says when
+    # it listens.
+    i=0
+    until grep -q "waiting for OCSP client connections" "$STATE/ocsp.log" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { cat "$STATE/ocsp.log" >&2; exit 1; }
+        sleep 0.1
+    done
     echo "MTLS_T_OCSP_PORT=$port"
     echo "MTLS_T_OCSP_DOWN_PORT=$down"
     ;;
