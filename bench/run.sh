@@ -18,6 +18,11 @@
 #   /headers/   Require all granted + MTLSRequestHeaders standard (same
 #               mapping, so all eight standard headers are set)
 #   /signed/    the same + MTLSHeaderSignature
+#   /crl/       Require mtls-verified with MTLSCRL: a CRL of the bench CA
+#               listing 1,000 other certificates (one hash lookup)
+#
+# The metrics counters (mtls-status) are always on: every mtls-* row counts
+# its decision and identity in the shared segment.
 #
 # No MTLS* directive applies to /granted/, /granted2/ or /expr/, so the
 # baseline carries none of the module's per-request work.
@@ -93,7 +98,7 @@ H2_STREAMS="${BENCH_H2_STREAMS:-500}"
 H2_ROUNDS="${BENCH_H2_ROUNDS:-6}"
 H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
 
-PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /modheaders/ /headers/ /signed/)
+PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /modheaders/ /headers/ /signed/ /crl/)
 PROXY="${BENCH_PROXY:-1}"
 PROXY_SECONDS="${BENCH_PROXY_SECONDS:-24}"
 PROXY_CERTS="${BENCH_PROXY_CERTS:-1000}"
@@ -109,6 +114,7 @@ declare -A REQUIRE=(
     [/modheaders/]="all granted + RequestHeader set (mod_headers)"
     [/headers/]="all granted + MTLSRequestHeaders standard"
     [/signed/]="all granted + MTLSRequestHeaders + Signature"
+    [/crl/]="mtls-verified + MTLSCRL (1,000 revoked)"
 )
 MODES=(ka new)
 declare -A MODE_NAME=([ka]="keep-alive" [new]="new TLS conn")
@@ -212,6 +218,23 @@ make_pki() {
         "alice|/O=Lab/OU=admins/CN=alice|email:alice@lab.example, URI:spiffe://lab.example/ns/prod/sa/api" ||
         die "cannot create the benchmark certificates"
     chmod 600 "$PKI"/*.key   # httpd reads its key as root, before User
+    make_crl
+}
+
+# A CRL of the bench CA revoking 1,000 serials, alice's not among them.
+make_crl() {
+    local d="$PKI/crldb" i
+    mkdir -p "$d"
+    for i in $(seq 1 1000); do
+        printf 'R\t491231000000Z\t240101000000Z\t7E%08X\tunknown\t/CN=gone-%d\n' "$i" "$i"
+    done >"$d/index.txt"
+    echo 1000 >"$d/crlnumber"
+    printf '%s\n' '[ ca ]' 'default_ca = bench' '[ bench ]' \
+        "database = $d/index.txt" "crlnumber = $d/crlnumber" \
+        "certificate = $PKI/ca.crt" "private_key = $PKI/ca.key" \
+        'default_md = sha256' 'default_crl_days = 30' >"$d/ca.cnf"
+    openssl ca -batch -config "$d/ca.cnf" -gencrl -out "$PKI/crl.pem" \
+        2>"$d/err" || die "cannot make the benchmark CRL: $(cat "$d/err")"
 }
 
 # ---------------------------------------------------------------- pages
@@ -237,6 +260,12 @@ pick_htdocs() {
         printf 'ok\n' >"$HTDOCS${p}index.html"
     done
     chmod -R a+rX "$HTDOCS"
+    # MTLSCRL's files, where the server processes' watcher can stat them
+    CRLDIR="${HTDOCS}-crl"
+    rm -rf "$CRLDIR"
+    mkdir -p "$CRLDIR"
+    cp "$PKI/crl.pem" "$PKI/ca.crt" "$CRLDIR/"
+    chmod -R a+rX "$CRLDIR"
 }
 
 # ---------------------------------------------------------------- config
@@ -353,6 +382,10 @@ DocumentRoot "$HTDOCS"
     MTLSRequestHeaders standard
     MTLSHeaderSignature X-MTLS-Signature "$RUN/header.key"
     Require all granted
+</Location>
+<Location "/crl/">
+    MTLSCRL "$CRLDIR/crl.pem" "$CRLDIR/ca.crt"
+    Require mtls-verified
 </Location>
 ${FWD_PORT:+$(fwd_vhost)}
 # Not measured: proves the module decides (a group alice is not in -> 403).
