@@ -66,11 +66,11 @@ for my $n (@names) {
 my $j = json_of(whoami(alice => '/whoami'));
 is($j->{certificate}{subject} // '', 'CN=alice,OU=admins,O=Lab', 'alice: subject (RFC 4514)');
 is($j->{certificate}{issuer} // '', 'CN=MTLS Test Client CA,O=Lab', 'alice: issuer');
-is(join(',', @{ $j->{certificate}{san_email} || [] }), 'alice@lab.example', 'alice: SAN email');
-like($j->{certificate}{not_after} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'alice: not_after RFC 3339');
-is($j->{certificate}{days_left}, int((cert('alice')->{not_after} - time) / 86400), 'alice: days_left');
+is(join(',', @{ $j->{certificate}{'san:email'} || [] }), 'alice@lab.example', 'alice: SAN email');
+like($j->{certificate}{'not-after'} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'alice: not_after RFC 3339');
+is($j->{certificate}{'days-left'}, int((cert('alice')->{not_after} - time) / 86400), 'alice: days_left');
 like($j->{protocol} // '', qr/^TLSv1\.[23]$/, 'alice: TLS protocol');
-is(json_of(whoami(svc => '/whoami'))->{certificate}{san_uri}[0] // '',
+is(json_of(whoami(svc => '/whoami'))->{certificate}{'san:uri'}[0] // '',
    'spiffe://lab.example/ns/prod/sa/api', 'svc: SAN URI');
 
 # MTLSRequireStrength strong in a sub-location

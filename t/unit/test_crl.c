@@ -6,6 +6,8 @@
 
 #include "unit.h"
 #include "mtls_crl.h"
+#include "mtls_resolve.h"
+#include "mtls_filefmt.h"
 
 static const char *const CA_DN[] = { "O=Lab", "CN=Unit CA", NULL };
 static const char *const OTHER_DN[] = { "O=Lab", "CN=Other CA", NULL };
@@ -80,6 +82,56 @@ static apr_time_t at(const char *rfc)
     return apr_time_from_sec((apr_time_t)timegm(&tm));
 }
 
+/* The CRL's place in resolution (SPEC §3, §8): after the deny list,
+ * before the map file; stale per MTLSCRLStale; a current answer holds
+ * until nextUpdate. */
+static void test_crl_in_resolution(apr_pool_t *p, const mtls_crl_set_t *s,
+                                   mtls_cert_t *listed, mtls_cert_t *fine)
+{
+    mtls_sources_t src;
+    mtls_map_t *deny = NULL, *map = NULL;
+    mtls_outcome_t *o;
+    apr_time_t now = at("2026-06-01 00:00:00");
+
+    CHECK_STR(mtls_map_parse(p, "m.map", apr_psprintf(p,
+                  "sha256:%s listed-user\nsha256:%s fine-user\n",
+                  listed->sha256, fine->sha256), 0, &map), NULL);
+    CHECK_STR(mtls_map_parse(p, "d.txt", apr_psprintf(p, "sha256:%s\n",
+                  listed->sha256), 1, &deny), NULL);
+    memset(&src, 0, sizeof(src));
+    src.crl.data = s;
+    src.crl.stamp = 1;
+    src.map_file.data = map;
+    src.map_file.stamp = 2;
+
+    o = mtls_resolve(p, listed, &src, now, NULL);
+    CHECK_INT(o->reason, MTLS_R_REVOKED);
+    CHECK(o->user == NULL);
+    o = mtls_resolve(p, fine, &src, now, NULL);
+    CHECK_STR(o->user, "fine-user");
+    CHECK(o->expires == at("2030-01-01 00:00:00"));
+    CHECK(o->warning == NULL);
+
+    /* the deny list comes first */
+    src.deny_list.data = deny;
+    src.deny_list.stamp = 3;
+    CHECK_INT(mtls_resolve(p, listed, &src, now, NULL)->reason,
+              MTLS_R_DENYLISTED);
+    src.deny_list.data = NULL;
+
+    /* past nextUpdate: allow (with a warning) or deny */
+    now = at("2031-01-01 00:00:00");
+    o = mtls_resolve(p, fine, &src, now, NULL);
+    CHECK_STR(o->user, "fine-user");
+    CHECK_HAS(o->warning, "past its nextUpdate");
+    CHECK_HAS(o->warning, "accepted (MTLSCRLStale allow)");
+    src.crl_stale_deny = 1;
+    o = mtls_resolve(p, fine, &src, now, NULL);
+    CHECK_INT(o->reason, MTLS_R_REVOKED);
+    CHECK(o->user == NULL);
+    CHECK_HAS(o->warning, "refused (MTLSCRLStale deny)");
+}
+
 void test_crl(apr_pool_t *p)
 {
     EVP_PKEY *key = unit_key(), *evil = unit_key(), *okey = unit_key();
@@ -116,6 +168,7 @@ void test_crl(apr_pool_t *p)
     CHECK_INT(mtls_crl_check(s, elsewhere, now, &next), MTLS_CRL_UNCOVERED);
     CHECK(next == 0);
     CHECK_STR(mtls_crl_status_name(MTLS_CRL_STALE), "stale");
+    test_crl_in_resolution(p, s, listed, fine);
 
     /* Past nextUpdate: stale, but a listed certificate stays revoked. */
     CHECK_INT(mtls_crl_check(s, fine, at("2030-01-01 00:00:00"), NULL),
