@@ -38,7 +38,7 @@ static const char *const decided_names[MTLS_DECIDED_COUNT] = {
 static const char *const cache_names[MTLS_CACHE_RESULTS] = {
     "hit", "miss", "stale", "error"
 };
-static const char *const ldap_names[MTLS_LDAP_RESULTS] = {
+static const char *const ldap_names[MTLS_LDAPOP_RESULTS] = {
     "ok", "error", "timeout"
 };
 enum { SRC_MAP, SRC_RULE, SRC_LDAP, SRC_COUNT };
@@ -55,7 +55,7 @@ typedef struct {
     apr_uint64_t decisions[MTLS_DECIDED_COUNT][MTLS_R_COUNT];
     apr_uint64_t identities[SRC_COUNT][2];       /* [source][strong] */
     apr_uint64_t cache[MTLS_CACHE_RESULTS];
-    apr_uint64_t ldap[MTLS_LDAP_RESULTS];
+    apr_uint64_t ldap[MTLS_LDAPOP_RESULTS];
     apr_uint64_t ldap_bucket[N_LDAP + 1];        /* not cumulative */
     apr_uint64_t ldap_sum_us;
     apr_uint64_t days_bucket[N_DAYS + 1];
@@ -100,11 +100,11 @@ void mtls_metrics_cache(mtls_cache_result_e result)
     }
 }
 
-void mtls_metrics_ldap(mtls_ldap_result_e result, apr_interval_time_t took)
+void mtls_metrics_ldap(mtls_ldap_op_e result, apr_interval_time_t took)
 {
     size_t i;
 
-    if (!metrics || result >= MTLS_LDAP_RESULTS) {
+    if (!metrics || result >= MTLS_LDAPOP_RESULTS) {
         return;
     }
     if (took < 0) {
@@ -255,7 +255,7 @@ static void render(request_rec *r, const metrics_t *m)
     }
     head(r, "mtls_authz_ldap_operations_total", "counter",
          "Directory operations (bind, search) by result.");
-    for (k = 0; k < MTLS_LDAP_RESULTS; k++) {
+    for (k = 0; k < MTLS_LDAPOP_RESULTS; k++) {
         ap_rprintf(r, "mtls_authz_ldap_operations_total{result=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", ldap_names[k], LOAD(m->ldap[k]));
     }

@@ -25,11 +25,11 @@ typedef enum {
 } mtls_cache_result_e;
 
 typedef enum {
-    MTLS_LDAP_OK = 0,             /* the directory answered (found or not) */
-    MTLS_LDAP_ERROR,              /* connect, bind or search failed */
-    MTLS_LDAP_TIMEOUT,            /* MTLSLDAPTimeout passed */
-    MTLS_LDAP_RESULTS
-} mtls_ldap_result_e;
+    MTLS_LDAPOP_OK = 0,           /* the directory answered (found or not) */
+    MTLS_LDAPOP_ERROR,            /* connect, bind or search failed */
+    MTLS_LDAPOP_TIMEOUT,          /* MTLSLDAPTimeout passed */
+    MTLS_LDAPOP_RESULTS
+} mtls_ldap_op_e;
 
 /** Count one decision: @p reason is an mtls_reason_e (MTLS_R_NONE when
  *  granted). */
@@ -44,7 +44,7 @@ void mtls_metrics_identity(const char *source, int strong);
 void mtls_metrics_cache(mtls_cache_result_e result);
 
 /** Count one directory operation and how long it took. */
-void mtls_metrics_ldap(mtls_ldap_result_e result, apr_interval_time_t took);
+void mtls_metrics_ldap(mtls_ldap_op_e result, apr_interval_time_t took);
 
 /** Observe a client certificate's days left (once per certificate a
  *  connection presents). */
