@@ -222,7 +222,8 @@ for (1 .. 50) { my ($r, $m) = scrape(); if ($r->code == 200) { $after = $m; last
 my @same = grep { /^mtls_authz_(decisions|identities|client_cert|reloads)/ && ($after->{$_} // -1) != $before->{$_} } keys %$before;
 is(scalar @same, 0, 'after the graceful restart every count is unchanged') or diag("changed: @same");
 ok(exists $after->{reloads($crlfile, 'ok')}, 'the file labels are still there');
-is(GET_as(alice => uniq('/m/verified'), vhost => 'mtls_ops', ua => fresh_ua('alice'))->code, 200, 'a request after the restart');
+# not a CGI: mod_cgid's daemon may still be restarting (503)
+is(GET_as(alice => uniq('/ka'), vhost => 'mtls_ops', ua => fresh_ua('alice'))->code, 200, 'a request after the restart');
 sleep 0.3;
 my (undef, $after2) = scrape();
 is(delta($after, $after2, dec('granted', 'none')), 1, '... is counted on top of the old counts');
