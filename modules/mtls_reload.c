@@ -444,6 +444,16 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     wt = apr_pcalloc(pchild, sizeof(*wt));
     wt->registry = registry;
     wt->s = s;
+    /* A process started long after the configuration was read begins
+     * with what the files hold now, not what they held then: a CRL or
+     * deny list changed since is in force from its first request. */
+    {
+        apr_pool_t *tmp;
+        if (apr_pool_create(&tmp, pchild) == APR_SUCCESS) {
+            check_all(wt, tmp);
+            apr_pool_destroy(tmp);
+        }
+    }
     if (apr_thread_mutex_create(&wt->mutex, APR_THREAD_MUTEX_DEFAULT, pchild)
         || apr_thread_cond_create(&wt->cond, pchild)
         || apr_thread_create(&wt->thread, NULL, watch, wt, pchild)) {
