@@ -16,6 +16,7 @@
 #include "mtls_ldap.h"
 #include "mtls_ldapfilter.h"
 #include "mtls_cache.h"
+#include "mtls_metrics.h"
 
 /* Defaults, in one place. */
 #define MTLS_LDAP_DEFAULT_TIMEOUT      5
@@ -704,7 +705,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
     runtime_t *rt = runtime(r->server->process->pconf);
     apr_time_t now = apr_time_now(), fetched = 0;
     mtls_dir_answer_t cached;
-    int have_stale = 0;
+    int have_stale = 0, counted = 0;
     const char *key = NULL, *err = NULL, *v;
     apr_size_t len;
 
@@ -720,6 +721,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
                 *out = cached;
                 out->from_cache = 1;
                 out->expires = fetched + ttl;
+                mtls_metrics_cache(MTLS_CACHE_HIT);
                 return;
             }
             have_stale = now - fetched < ttl + max_stale_of(c);
@@ -728,9 +730,17 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
                           "MTLS2024: the %s cache could not be read",
                           mtls_cache_name(rt->cache));
+            mtls_metrics_cache(MTLS_CACHE_ERROR);
+            counted = 1;
         }
     }
     ask(r, rt, c, cert, user, p, out, &err);
+    /* Not found, expired or unreadable as an answer: a miss (unless a
+     * stale answer is served below). */
+    if (rt->cache && !counted
+        && !(out->outcome == MTLS_DIR_DOWN && have_stale)) {
+        mtls_metrics_cache(MTLS_CACHE_MISS);
+    }
     if (out->outcome == MTLS_DIR_DOWN) {
         if (have_stale) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -742,6 +752,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
             out->stale = 1;
             out->from_cache = 1;
             out->expires = now;   /* try the directory again next time */
+            mtls_metrics_cache(MTLS_CACHE_STALE);
             return;
         }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,

@@ -13,6 +13,7 @@
 #include <ldap.h>
 
 #include "mtls_ldap.h"
+#include "mtls_metrics.h"
 
 struct mtls_ldap_pool_t {
     const mtls_ldap_settings_t *s;
@@ -350,6 +351,17 @@ static int conn_broken(int rc)
  * (libldap reads results through their handle). */
 typedef void (*entries_fn)(LDAP *ld, LDAPMessage *res, void *baton);
 
+/* What a search's libldap code counts as in the metrics. */
+static mtls_ldap_op_e op_result(int rc)
+{
+    if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED
+        || rc == LDAP_NO_SUCH_OBJECT) {
+        return MTLS_LDAPOP_OK;
+    }
+    return rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED
+           ? MTLS_LDAPOP_TIMEOUT : MTLS_LDAPOP_ERROR;
+}
+
 /* Run a search on a pooled connection: on a connection found broken it is
  * reopened once (the server may have closed an idle one), then given up.
  * Returns the libldap code; @p fn sees the entries on success (and on a
@@ -365,12 +377,14 @@ static int pooled_search(mtls_ldap_pool_t *pool, apr_pool_t *p,
     conn_t *c = NULL;
     apr_status_t rv;
     int rc = LDAP_SERVER_DOWN, attempt, fresh;
+    apr_time_t t0 = apr_time_now();
 
     *res = NULL;
     rv = apr_reslist_acquire(pool->list, (void **)&c);
     if (rv != APR_SUCCESS) {
         *err = apr_psprintf(p, "no free directory connection within %ds",
                             s->timeout);
+        mtls_metrics_ldap(MTLS_LDAPOP_TIMEOUT, apr_time_now() - t0);
         return LDAP_TIMEOUT;
     }
     for (attempt = 0; attempt < 2; attempt++) {
@@ -408,6 +422,9 @@ static int pooled_search(mtls_ldap_pool_t *pool, apr_pool_t *p,
         ldap_msgfree(*res);
     }
     apr_reslist_release(pool->list, c);
+    /* One operation: the search, with the (re)connect and bind it
+     * needed. */
+    mtls_metrics_ldap(op_result(rc), apr_time_now() - t0);
     return rc;
 }
 
