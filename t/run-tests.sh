@@ -107,6 +107,25 @@ for mpm in $MPMS; do
     } > "$conf"
 
     log="$HERE/build/$mpm.log"
+    # A random base port below the ephemeral range (where the services'
+    # ports come from), with the 40 after it free: Apache::Test's own
+    # "-port select" starts every concurrent checkout at 8529 and so
+    # collides with them.
+    base_port() {
+        perl -MIO::Socket::INET -e '
+            for (1 .. 50) {
+                my $base = 10000 + 40 * int(rand(500));
+                my $free = 1;
+                for my $p ($base .. $base + 39) {
+                    my $s = IO::Socket::INET->new(Listen => 1,
+                        LocalAddr => "127.0.0.1", LocalPort => $p);
+                    $free = 0, last unless $s;
+                    close $s;
+                }
+                print("$base\n"), exit if $free;
+            }
+            print "select\n";'
+    }
     echo "=== $mpm MPM ==="
     # Other suites on the same machine may take the port Apache::Test
     # picked between its check and httpd's bind: start again (a few
@@ -116,10 +135,11 @@ for mpm in $MPMS; do
     # port it picked (another checkout's); it then leaves the server
     # running, so it is stopped after each attempt.
     for attempt in 1 2 3; do
+        port=$(base_port)
         ./TEST -clean >/dev/null 2>&1
         rm -f logs/*.log logs/error_log 2>/dev/null
         # shellcheck disable=SC2086
-        ./TEST -httpd "$HTTPD" -apxs "$APXS" -httpd_conf "$conf" -port select \
+        ./TEST -httpd "$HTTPD" -apxs "$APXS" -httpd_conf "$conf" -port "$port" \
             -minclients 8 -maxclients 48 -start-httpd -run-tests \
             -verbose ${MTLS_TEST_FILES:-} > "$log" 2>&1
         rc=$?
