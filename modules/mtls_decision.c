@@ -160,10 +160,14 @@ static int wants_json(request_rec *r)
     return qjson > 0 && qjson > qhtml;
 }
 
-static const char *json_str(apr_pool_t *p, const char *s)
+const char *mtls_json_string(apr_pool_t *p, const char *s)
 {
-    apr_size_t len = strlen(s);
-    char *out = apr_palloc(p, len * 6 + 3), *o = out;
+    char *out, *o;
+
+    if (!s) {
+        return "null";
+    }
+    o = out = apr_palloc(p, strlen(s) * 6 + 3);
 
     *o++ = '"';
     for (; *s; s++) {
@@ -184,11 +188,6 @@ static const char *json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
-static const char *json_or_null(apr_pool_t *p, const char *s)
-{
-    return s ? json_str(p, s) : "null";
-}
-
 static const char *error_body(request_rec *r, int status,
                               const mtls_decision_t *d, int json)
 {
@@ -202,13 +201,13 @@ static const char *error_body(request_rec *r, int status,
         return apr_psprintf(p, "{\"status\":%d,\"reason\":%s,\"message\":%s,"
                             "\"detail\":%s,\"hint\":%s,\"subject\":%s,"
                             "\"issuer\":%s,\"sha256\":%s}\n", status,
-                            json_str(p, mtls_reason_name(reason)),
-                            json_str(p, reasons[reason].message),
-                            json_or_null(p, detail),
-                            json_str(p, reasons[reason].hint),
-                            json_or_null(p, c ? c->subject : NULL),
-                            json_or_null(p, c ? c->issuer : NULL),
-                            json_or_null(p, c ? c->sha256 : NULL));
+                            mtls_json_string(p, mtls_reason_name(reason)),
+                            mtls_json_string(p, reasons[reason].message),
+                            mtls_json_string(p, detail),
+                            mtls_json_string(p, reasons[reason].hint),
+                            mtls_json_string(p, c ? c->subject : NULL),
+                            mtls_json_string(p, c ? c->issuer : NULL),
+                            mtls_json_string(p, c ? c->sha256 : NULL));
     }
     return apr_pstrcat(p,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"

@@ -52,6 +52,10 @@ const char *mtls_reason_message(mtls_reason_e reason);
 /** What the person should do about @p reason ("" for MTLS_R_NONE). */
 const char *mtls_reason_hint(mtls_reason_e reason);
 
+/** S as a JSON string literal in quotes (quote, backslash and control
+ *  characters escaped), or the bare word null when S is NULL. */
+const char *mtls_json_string(apr_pool_t *p, const char *s);
+
 /** AuthType mtls refuses for @p why: records it and returns the HTTP
  *  status (403, or 503 for directory-unavailable). */
 int mtls_decision_refuse(request_rec *r, mtls_reason_e why,

@@ -134,33 +134,6 @@ static void gather(facts_t *f)
     }
 }
 
-static const char *json_str(apr_pool_t *p, const char *s)
-{
-    char *out, *o;
-
-    if (!s) {
-        return "null";
-    }
-    o = out = apr_palloc(p, strlen(s) * 6 + 3);
-    *o++ = '"';
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            *o++ = '\\';
-            *o++ = ch;
-        }
-        else if (ch < 0x20 || ch == 0x7f) {
-            o += apr_snprintf(o, 7, "\\u%04x", ch);
-        }
-        else {
-            *o++ = ch;
-        }
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
-}
-
 static void render_json(facts_t *f)
 {
     request_rec *r = f->r;
@@ -171,12 +144,12 @@ static void render_json(facts_t *f)
         const fact_t *x = &APR_ARRAY_IDX(f->facts, i, fact_t);
         if (x->kind == K_SECTION) {
             ap_rprintf(r, "%s%s%s:%s", open ? "}" : "", sep,
-                       json_str(r->pool, x->key), x->value ? "" : "null");
+                       mtls_json_string(r->pool, x->key), x->value ? "" : "null");
             open = x->value != NULL;
             sep = open ? "{" : ",";
             continue;
         }
-        ap_rprintf(r, "%s%s:", sep, json_str(r->pool, x->key));
+        ap_rprintf(r, "%s%s:", sep, mtls_json_string(r->pool, x->key));
         sep = ",";
         switch (x->kind) {
         case K_NUM:
@@ -187,13 +160,14 @@ static void render_json(facts_t *f)
             ap_rputc('[', r);
             for (j = 0; x->list && j < x->list->nelts; j++) {
                 ap_rprintf(r, "%s%s", j ? "," : "",
-                           json_str(r->pool, APR_ARRAY_IDX(x->list, j,
-                                                           const char *)));
+                           mtls_json_string(r->pool,
+                                            APR_ARRAY_IDX(x->list, j,
+                                                          const char *)));
             }
             ap_rputc(']', r);
             break;
         default:
-            ap_rputs(json_str(r->pool, x->value), r);
+            ap_rputs(mtls_json_string(r->pool, x->value), r);
         }
     }
     ap_rputs(open ? "}}\n" : "}\n", r);
