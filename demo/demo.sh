@@ -171,7 +171,7 @@ EOF
 
 write_conf() {
     local lm
-    lm=$(mtls_loadmodules "$HTTPD" "$MODDIR" mpm_event authz_core authn_core \
+    lm=$(mtls_loadmodules "$HTTPD" "$MODDIR" mpm_event authz_core authz_host authn_core \
              ssl socache_shmcb mime log_config dir alias headers setenvif) ||
         die "a module httpd needs is missing"
     local user=''
@@ -240,6 +240,16 @@ DocumentRoot "$HTDOCS"
 
 <Location "/admin/">
     Require mtls-group admins
+</Location>
+
+# What the server sees of you, with or without a certificate: the page to
+# send someone who is refused.  And the counters, for this machine only.
+<Location "/whoami">
+    SetHandler mtls-whoami
+</Location>
+<Location "/mtls-status">
+    SetHandler mtls-status
+    Require ip 127.0.0.1 ::1
 </Location>
 
 # Show who the module says you are (absent when there is no identity).
@@ -365,6 +375,18 @@ start() {
     try "3. no certificate asks for /admin/" 403 no-certificate \
         --cacert "$PKI/ca.crt" -H "Accept: application/json" "$URL/admin/"
 
+    printf '\n%s4. what the server sees of bob (SetHandler mtls-whoami):%s\n' "$B" "$N"
+    printf '  $ curl%s\n' "$(shell_words --cacert "$PKI/ca.crt" --cert "$PKI/bob.crt" --key "$PKI/bob.key" "$URL/whoami")"
+    if curl -sS -o "$BODY" --cacert "$PKI/ca.crt" --cert "$PKI/bob.crt" --key "$PKI/bob.key" \
+            -H "Accept: application/json" "$URL/whoami" 2>"$RUN/last-curl-err" &&
+       grep -q '"bob"' "$BODY"; then
+        # one member a line
+        sed -E 's/,("[A-Za-z0-9_:-]+":)/,\n\1/g; s/:\{/:{\n/g' "$BODY" | sed 's/^/     /'
+    else
+        printf '  %sEXPECTED a JSON page naming bob:%s %s\n' "$BAD" "$N" "$(head -c 300 "$BODY" 2>/dev/null; cat "$RUN/last-curl-err")"
+        FAILED=1
+    fi
+
     printf '\n%sthe refusals in the error log (LogLevel mtls_authz:info):%s\n' "$DIM" "$N"
     grep -E 'denied: reason=' "$ERRLOG" | sed 's/^/  /' || say "  (none found)"
 
@@ -393,6 +415,11 @@ $URL/admin/ (accept the demo CA or the warning about it).
             macOS: Keychain Access, login keychain).
   Restart the browser if it does not offer the new certificate; it asks once
   per site which certificate to send. bob.p12 shows the 403 page instead.
+
+What the server sees of you (works without a certificate too):
+  $URL/whoami   (JSON with curl, a page in a browser)
+The counters (Prometheus text, from this machine only):
+  curl --cacert $PKI/ca.crt $URL/mtls-status
 
 With curl:
   curl --cacert $PKI/ca.crt \\
