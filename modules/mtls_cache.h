@@ -33,21 +33,41 @@ void mtls_cache_pre_config(apr_pool_t *pconf);
 apr_status_t mtls_cache_init(mtls_cache_t *c, apr_pool_t *pconf,
                              apr_pool_t *ptemp, server_rec *s);
 
-/** Re-attach the mutex in a child (child_init). */
+/* The front of a cache that lives in another server (memcache, redis,
+ * ...): answers this process keeps in its own memory so a warm entry
+ * costs no round trip.  An entry is kept until the moment its caller
+ * says it stops being fresh, and never longer than this, so what is
+ * removed from the shared cache (a flush) is forgotten within it too. */
+#define MTLS_CACHE_FRONT_SECONDS 30
+#define MTLS_CACHE_FRONT_ENTRIES 4096
+#define MTLS_CACHE_FRONT_BYTES   (8 * 1024 * 1024)
+
+/** Re-attach the mutex and make the process's front (child_init). */
 void mtls_cache_child_init(mtls_cache_t *c, apr_pool_t *p, server_rec *s);
 
 /**
- * The value stored under @p key, allocated from @p p.  APR_NOTFOUND when
- * absent or expired; another error when the cache could not be asked.
+ * The value stored under @p key, allocated from @p p: from this
+ * process's front when it keeps the key (then @p kept is set to 1),
+ * else from the shared cache (@p kept 0).  APR_NOTFOUND when absent or
+ * expired; another error when the cache could not be asked.
  */
 apr_status_t mtls_cache_get(mtls_cache_t *c, server_rec *s, const char *key,
                             apr_pool_t *p, const char **value,
-                            apr_size_t *len);
+                            apr_size_t *len, int *kept);
 
-/** Store @p value under @p key until @p expiry. */
+/** Store @p value under @p key in the shared cache until @p expiry. */
 apr_status_t mtls_cache_put(mtls_cache_t *c, server_rec *s, const char *key,
                             apr_time_t expiry, const char *value,
                             apr_size_t len, apr_pool_t *p);
+
+/**
+ * Let this process answer @p key with @p value from its own memory until
+ * @p fresh_until (at most MTLS_CACHE_FRONT_SECONDS from now).  Nothing
+ * happens for a cache without a front (shmcb: already in this host's
+ * memory), for a moment already past, or when the value does not fit.
+ */
+void mtls_cache_keep(mtls_cache_t *c, const char *key, const char *value,
+                     apr_size_t len, apr_time_t fresh_until);
 
 /** "shmcb", "memcache", ... for log lines. */
 const char *mtls_cache_name(const mtls_cache_t *c);

@@ -219,7 +219,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
     mtls_dir_runtime_t *rt = mtls_dir_runtime(r->server->process->pconf);
     apr_time_t now = apr_time_now(), fetched = 0;
     mtls_dir_answer_t cached;
-    int have_stale = 0, counted = 0;
+    int have_stale = 0, counted = 0, kept = 0;
     const char *key = NULL, *err = NULL, *v;
     apr_size_t len;
 
@@ -227,11 +227,16 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
     if (rt->cache) {
         apr_status_t rv;
         key = cache_key(r->pool, c, cert, user);
-        rv = mtls_cache_get(rt->cache, r->server, key, p, &v, &len);
+        rv = mtls_cache_get(rt->cache, r->server, key, p, &v, &len, &kept);
         if (rv == APR_SUCCESS && deserialise(p, v, len, &cached, &fetched)) {
             apr_interval_time_t ttl = mtls_dir_ttl(c, cached.outcome
                                                 == MTLS_DIR_FOUND);
             if (now - fetched < ttl && fetched <= now + apr_time_from_sec(5)) {
+                /* fresh for this scope: this process may keep it (a
+                 * remote cache's front) for as long as it stays so */
+                if (!kept) {
+                    mtls_cache_keep(rt->cache, key, v, len, fetched + ttl);
+                }
                 *out = cached;
                 out->from_cache = 1;
                 out->expires = fetched + ttl;
@@ -280,6 +285,8 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
         v = serialise(r->pool, out, now, &len);
         rv = mtls_cache_put(rt->cache, r->server, key,
                             out->expires + mtls_dir_max_stale(c), v, len, r->pool);
+        /* the new answer replaces what this process kept (its front) */
+        mtls_cache_keep(rt->cache, key, v, len, out->expires);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
                           "MTLS2027: the %s cache did not store the answer "
