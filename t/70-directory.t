@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest;
 use Time::HiRes qw(sleep time);
 
-plan tests => 84;
+plan tests => 86;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -230,8 +230,14 @@ kill 'STOP', slapd2();
     ok(!$bad{2}, '... each freed within the timeout');
     is(code(ldmail => '/open'), 200, 'the server still serves');
 }
-is(code(ldmail => '/v/deny'), 403, 'MTLSLDAPOnError deny: 403');
-is(reason(ldmail => '/v/deny'), 'directory-unavailable', '... still named directory-unavailable');
+# on a connection kept alive (a 403 keeps it open; a 503 closes it): the
+# outage is not remembered with the connection, its next request asks again
+my $kept_ua = fresh_ua('ldmail');
+{
+    my $r = req(ldmail => '/v/deny', ua => $kept_ua);
+    is($r->code, 403, 'MTLSLDAPOnError deny: 403');
+    is($r->header('X-MTLS-Deny'), 'directory-unavailable', '... still named directory-unavailable');
+}
 is(code(ldmail => '/v/any'), 503, 'inside <RequireAny>: still 503, never a grant or a plain 403');
 is(code(ldmail => '/v/verified'), 200, 'mtls-verified needs no directory answer');
 {
@@ -244,6 +250,17 @@ kill 'CONT', slapd2();
     my ($end, $c) = (time + 5, 0);
     while (time < $end) { $c = code(ldmail => '/v'); last if $c == 200; sleep 0.2 }
     is($c, 200, 'SIGCONT: recovery without a restart');
+    my $m;
+    ($end, $c) = (time + 3, 0);
+    while (time < $end) {
+        $m = log_mark();
+        $c = code(ldmail => '/v/deny', ua => $kept_ua);
+        last if $c == 200;
+        sleep 0.2;
+    }
+    is($c, 200, '... and the connection refused in the outage is granted now');
+    my $last = access_wait($m, '/v/deny', 1);
+    ok($last && $last->{keepalive} > 0, '... on that same connection');
 }
 sleep 1.2;
 kill 'KILL', slapd2();
