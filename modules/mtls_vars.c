@@ -68,27 +68,57 @@ static const char *var_value(request_rec *r, const mtls_facts_t *facts,
     }
 }
 
-/* True when another module already set a variable of ours. */
-static int has_ours(const apr_table_t *env)
+/* True when @p key names a variable this module sets (MTLS_DENY_REASON
+ * is the decision's, set where it is made). */
+static int is_ours(const char *key)
 {
-    const apr_array_header_t *a = apr_table_elts(env);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
-    int i;
+    unsigned i;
 
-    for (i = 0; i < a->nelts; i++) {
-        if (e[i].key && (e[i].key[0] == 'M' || e[i].key[0] == 'm')
-            && !strncasecmp(e[i].key, "MTLS_", 5)
-            && strcasecmp(e[i].key, "MTLS_DENY_REASON")) {
+    if (!key || (key[0] != 'M' && key[0] != 'm')
+        || strncasecmp(key, "MTLS_", 5)) {
+        return 0;
+    }
+    if (!strncasecmp(key + 5, "GROUP_", 6) && apr_isdigit(key[11])) {
+        for (i = 12; apr_isdigit(key[i]); i++) {
+        }
+        return key[i] == '\0';
+    }
+    for (i = 0; i < V_DENY_REASON; i++) {
+        if (!strcasecmp(key, var_names[i])) {
             return 1;
         }
     }
     return 0;
 }
 
+/* @p env without the variables of ours, or NULL when it has none (the
+ * usual case).  One pass: replacing each name with apr_table_setn()
+ * would scan the table once per name, and in a subrequest (mod_dir's
+ * index, SSI) every one of ours is there, copied from the main request. */
+static apr_table_t *without_ours(apr_pool_t *p, const apr_table_t *env)
+{
+    const apr_array_header_t *a = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    apr_table_t *t = NULL;
+    int i, j;
+
+    for (i = 0; i < a->nelts && !is_ours(e[i].key); i++) {
+    }
+    if (i == a->nelts) {
+        return NULL;
+    }
+    t = apr_table_make(p, a->nelts + V_COUNT + GROUP_NAMES);
+    for (j = 0; j < a->nelts; j++) {
+        if (!is_ours(e[j].key)) {
+            apr_table_addn(t, e[j].key, e[j].val);
+        }
+    }
+    return t;
+}
+
 void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
 {
-    apr_table_t *env = r->subprocess_env;
-    void (*set)(apr_table_t *, const char *, const char *);
+    apr_table_t *env = r->subprocess_env, *clean;
     mtls_facts_t facts;
     unsigned i;
 
@@ -96,25 +126,24 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
         return;       /* no certificate, nothing to tell */
     }
     mtls_identity_facts(r, id, &facts);
-    /* Adding skips the scan for an old value that setting does for every
-     * name; it is only right while none of ours is there (the usual
-     * case).  One that SetEnvIf or RewriteRule [E=] set is replaced. */
-    set = has_ours(env) ? apr_table_setn : apr_table_addn;
+    /* Ours replace any of the same name (SetEnvIf, RewriteRule [E=], the
+     * main request's for a subrequest), also MTLS_GROUP_n beyond this
+     * identity's groups; then adding needs no scan for an old value. */
+    if ((clean = without_ours(r->pool, env))) {
+        r->subprocess_env = env = clean;
+    }
     for (i = 0; i < V_DENY_REASON; i++) {
         const char *val = var_value(r, &facts, i);
         if (val) {
-            set(env, var_names[i], val);
-        }
-        else if (set == apr_table_setn) {
-            apr_table_unset(env, var_names[i]);
+            apr_table_addn(env, var_names[i], val);
         }
     }
     if (facts.outcome) {
         const apr_array_header_t *g = facts.outcome->groups;
         for (i = 0; i < (unsigned)g->nelts; i++) {
-            set(env, i < GROUP_NAMES ? group_names[i]
-                     : apr_psprintf(r->pool, "MTLS_GROUP_%u", i),
-                APR_ARRAY_IDX(g, i, const char *));
+            apr_table_addn(env, i < GROUP_NAMES ? group_names[i]
+                                : apr_psprintf(r->pool, "MTLS_GROUP_%u", i),
+                           APR_ARRAY_IDX(g, i, const char *));
         }
     }
 }
