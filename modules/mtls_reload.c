@@ -44,12 +44,29 @@ struct mtls_watched_t {
     apr_uint32_t generation;           /* guarded by mutex */
     apr_uint32_t index;                /* distinct per file of a registry */
     /* What the file (and aux file) looked like when last read, good or
-     * bad; size -1 once it could not be read. */
+     * bad; size -1 once it could not be read.  The change time and mode
+     * too: a chmod alone changes what may be read (a key file that
+     * became world-readable is refused). */
     apr_time_t mtime;
+    apr_time_t ctime;
     apr_off_t size;
     apr_ino_t inode;
+    apr_fileperms_t mode;
     apr_uint64_t aux_version;
 };
+
+#define WATCH_FINFO (APR_FINFO_MTIME | APR_FINFO_CTIME | APR_FINFO_SIZE \
+                     | APR_FINFO_INODE | APR_FINFO_PROT)
+
+/* Remember what @p fi says of the file. */
+static void seen(mtls_watched_t *w, const apr_finfo_t *fi)
+{
+    w->mtime = fi->mtime;
+    w->ctime = fi->ctime;
+    w->size = fi->size;
+    w->inode = fi->inode;
+    w->mode = fi->protection;
+}
 
 /* A number that changes when the file does, for the reload counters. */
 static apr_uint64_t stat_version(const apr_finfo_t *fi)
@@ -61,7 +78,8 @@ static apr_uint64_t stat_version(const apr_finfo_t *fi)
 static apr_uint64_t version_of(const mtls_watched_t *w)
 {
     return ((apr_uint64_t)w->mtime * 0x9E3779B97F4A7C15ULL
-            ^ ((apr_uint64_t)w->size << 20) ^ (apr_uint64_t)w->inode)
+            ^ ((apr_uint64_t)w->size << 20) ^ (apr_uint64_t)w->inode
+            ^ (apr_uint64_t)w->ctime * 31 ^ (apr_uint64_t)w->mode)
            + w->aux_version * 31;
 }
 
@@ -100,9 +118,7 @@ static const char *read_text(apr_pool_t *p, const char *path,
 
     rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, p);
     if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(fi, APR_FINFO_MTIME | APR_FINFO_SIZE
-                               | APR_FINFO_INODE | APR_FINFO_TYPE
-                               | APR_FINFO_PROT, f);
+        rv = apr_file_info_get(fi, WATCH_FINFO | APR_FINFO_TYPE, f);
     }
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "cannot read %s: %s", path,
@@ -210,9 +226,7 @@ static const char *watched_open(cmd_parms *cmd, const char *path,
     w->generation = 1;
     w->index = apr_hash_count(registry) + 1;
     w->current->stamp = ((apr_uint64_t)w->index << 32) | 1;
-    w->mtime = fi.mtime;
-    w->size = fi.size;
-    w->inode = fi.inode;
+    seen(w, &fi);
     if (apr_thread_mutex_create(&w->mutex, APR_THREAD_MUTEX_DEFAULT,
                                 cmd->pool) != APR_SUCCESS) {
         return "cannot create a mutex";
@@ -255,9 +269,9 @@ static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
     const char *err, *gone = NULL;
     mtls_snapshot_t *fresh, *old;
     apr_uint64_t aux_version = 0;
+    int same;
 
-    if (apr_stat(&fi, w->path, APR_FINFO_MTIME | APR_FINFO_SIZE
-                 | APR_FINFO_INODE, tmp) != APR_SUCCESS) {
+    if (apr_stat(&fi, w->path, WATCH_FINFO, tmp) != APR_SUCCESS) {
         gone = w->path;
     }
     else if (w->aux_path && apr_stat(&afi, w->aux_path, APR_FINFO_MTIME
@@ -277,7 +291,8 @@ static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
     if (w->aux_path) {
         aux_version = stat_version(&afi);
     }
-    if (fi.mtime == w->mtime && fi.size == w->size && fi.inode == w->inode
+    if (fi.mtime == w->mtime && fi.ctime == w->ctime && fi.size == w->size
+        && fi.inode == w->inode && fi.protection == w->mode
         && aux_version == w->aux_version) {
         return;
     }
@@ -289,17 +304,28 @@ static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
     apr_pool_tag(pool, "mtls_watched_file");
     ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, srv,
                  "MTLS1101: %s changed: parsing it (no lock held)", w->path);
+    same = fi.mtime == w->mtime && fi.size == w->size
+           && fi.inode == w->inode;
     err = load(pool, w->path, w->aux_path, w->kind, &fi, &aux_version,
                &data);
-    w->mtime = fi.mtime;
-    w->size = fi.size;
-    w->inode = fi.inode;
+    seen(w, &fi);
     w->aux_version = aux_version;
     mtls_metrics_reload(w->path, version_of(w), err == NULL);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, srv,
                      "MTLS0202: reload failed, keeping the previous "
                      "contents: %s", err);
+        if (same && w->kind == MTLS_FILE_HMAC_KEY
+            && (fi.protection & APR_FPROT_WREAD)) {
+            /* Only the mode changed: the key still signing is the one
+             * everybody on the host may now have read. */
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, srv,
+                         "MTLS8001: %s: the signing key in use became "
+                         "world-readable; it stays in use until the file "
+                         "is fixed, but anyone on this host may have read "
+                         "it: write a new key (openssl rand -hex 32) with "
+                         "mode 0640 or stricter", w->path);
+        }
         apr_pool_destroy(pool);
         return;
     }

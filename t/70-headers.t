@@ -25,7 +25,7 @@ my $verifier = "$t_dir/../scripts/mtls-verify-signature";
 my $key  = "$ENV{MTLS_T_RUN}/hdr.key";
 my $tmp  = tempdir(CLEANUP => 1);
 
-plan tests => 254;
+plan tests => 258;
 
 # ---- an HTTP/1.1 client that sends exactly these bytes ------------------
 # (LWP would rewrite '_' to '-' and fold the case of header names)
@@ -440,4 +440,18 @@ sub sig_of { my (undef, $h) = parse_echo($_[0]); (values_of($h, 'X-MTLS-Signatur
 
     $write->($old, 0600);
     ok($until->($oldk), 'key reload: the original key is back');
+
+    # A chmod alone (same contents, same inode) is a change too.
+    sleep 1.2;    # every process has read the original key again
+    $mark = log_mark();
+    chmod 0644, $key or die "chmod $key: $!";
+    ok(scalar(log_wait($mark, qr/MTLS0202: .*\Q$key\E: the key file is world-readable/, 6)),
+       'key chmod o+r: noticed and refused, logged');
+    ok(scalar(log_wait($mark, qr/MTLS8001: \Q$key\E: the signing key in use became world-readable/, 1)),
+       'key chmod o+r: the log says the key in use may have been read');
+    is($check->($oldk), 'OK', 'key chmod o+r: the key stays in use (the previous contents)');
+    $mark = log_mark();
+    chmod 0600, $key or die "chmod $key: $!";
+    ok(scalar(log_wait($mark, qr/MTLS0203: \Q$key\E reloaded/, 6)),
+       'key chmod back to 0600: read again');
 }
