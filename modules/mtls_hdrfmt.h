@@ -114,6 +114,25 @@ const char *mtls_hdr_sig_input(apr_pool_t *p, apr_int64_t t,
                                const char *const *names,
                                const char *const *values, int n);
 
+/** "name:value\n" for each of the @p n headers: the part of the signed
+ *  text that stays the same for an identity. */
+const char *mtls_hdr_sig_lines(apr_pool_t *p, const char *const *names,
+                               const char *const *values, int n);
+
+/** The @p n names joined with ",": the signature's h= list. */
+const char *mtls_hdr_sig_names(apr_pool_t *p, const char *const *names,
+                               int n);
+
+/**
+ * As mtls_hdr_sign(), from what mtls_hdr_sig_names() and
+ * mtls_hdr_sig_lines() made of the headers (worked out once per
+ * identity): only "T\nMETHOD\nPATH\n" is new per request.
+ */
+const char *mtls_hdr_sign_lines(apr_pool_t *p, const mtls_hdr_key_t *key,
+                                apr_int64_t t, const char *method,
+                                const char *path, const char *hnames,
+                                const char *lines);
+
 /**
  * The signature header's value: "t=T;h=NAME1,NAME2;sig=B64URL" where sig
  * is the unpadded base64url HMAC-SHA256 with @p key over

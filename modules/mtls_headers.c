@@ -504,13 +504,6 @@ static int init_ratelimit(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* -------------------------------------------------------------------- set */
 
-typedef struct {
-    int n;
-    const char **names;          /* as configured */
-    const char **lnames;         /* lower case, for the signature */
-    const char **values;
-} hdr_values_t;
-
 /* The chain the client sent (without its own certificate), as RFC 9440
  * Client-Cert-Chain: byte sequences joined with ", ". */
 static const char *chain_value(request_rec *r, apr_pool_t *p)
@@ -551,7 +544,8 @@ static const char *chain_value(request_rec *r, apr_pool_t *p)
 /* One header's value, header-safe, or NULL.  Fields go through the
  * core's one lookup (mtls_value_list); lists are joined for a header. */
 static const char *spec_value(request_rec *r, apr_pool_t *p,
-                              const hdr_spec_t *h, const mtls_facts_t *facts)
+                              const hdr_spec_t *h, const mtls_identity_t *id,
+                              const mtls_facts_t *facts)
 {
     const mtls_cert_t *c = facts->cert;
 
@@ -573,7 +567,9 @@ static const char *spec_value(request_rec *r, apr_pool_t *p,
     case H_CERT:
         return mtls_hdr_byteseq(p, c->der, c->der_len);
     case H_CHAIN:
-        return chain_value(r, p);
+        /* The chain of this connection's handshake: a forwarded
+         * certificate's is not known here (the hop's is the proxy's). */
+        return id->peer->source ? NULL : chain_value(r, p);
     case H_XFCC:
         return mtls_hdr_xfcc(p, c);
     case H_PEM:
@@ -602,144 +598,191 @@ static const char *capped(request_rec *r, const hdr_spec_t *h,
     return v;
 }
 
-/* Whether a spec's value depends on the certificate alone (and not on
- * the clock), so it can be kept for the connection. */
-static int from_cert_alone(const hdr_spec_t *h)
+/* Whether a spec's value moves with the clock (days-left): worked out
+ * per request; everything else depends on the identity alone. */
+static int late(const hdr_spec_t *h)
 {
-    if (h->kind == H_FIELD) {
-        return !mtls_field_is_identity(h->field)
-               && !mtls_field_moves_with_time(h->field);
-    }
-    return h->kind == H_CERT || h->kind == H_CHAIN || h->kind == H_XFCC
-           || h->kind == H_PEM;
+    return h->kind == H_FIELD && mtls_field_moves_with_time(h->field);
 }
 
-#define MEMO_KEY "mtls_authz_header_values"
+/* What values of @p id are looked up in.  Under MTLSRequireStrength
+ * strong a weak identity is no identity (SPEC §3): no user, groups,
+ * strength or source. */
+static void facts_of(request_rec *r, const mtls_identity_t *id, int strong,
+                     mtls_facts_t *facts)
+{
+    mtls_identity_facts(r, id, facts);
+    if (facts->outcome && !facts->outcome->strong && strong) {
+        facts->outcome = NULL;
+    }
+}
 
-/* The certificate's values for one list of headers, kept by the
- * connection.  The list is compared by its specs, which live as long as
- * the configuration: a scope merged per request has a new address every
- * time but the same specs. */
+/* A scope's headers for one identity, worked out once and kept with the
+ * identity (mtls_identity_keep_put): per request they are only copied
+ * into the request, and only "t, method, path" is signed anew. */
 typedef struct {
-    const mtls_peer_t *peer;     /* lives as long as the connection */
-    const hdr_spec_t **specs;    /* a copy of the effective list */
+    int n;                       /* the scope's effective list */
+    const char **values;         /* by index; NULL: none, or late */
+    const char *hnames;          /* the signature's h= and lines, of the */
+    const char *lines;           /* values set; NULL when some are late */
+} hdr_set_t;
+
+/* The memo key: the list of specs (which live as long as the
+ * configuration: a scope merged per request has a new address each time
+ * but the same specs) and the strength rule in force. */
+typedef struct {
+    char tag[4];
+    int strong;
     int n;
-    const char **values;         /* by index in the list; NULL: none */
-} hdr_memo_t;
+} set_key_t;
 
-static const char **cert_values(request_rec *r, apr_pool_t *p,
-                                const mtls_hdr_dir_t *hd,
-                                const mtls_identity_t *id)
+static const void *copy_set(apr_pool_t *p, const void *v)
 {
-    int n = hd->effective->nelts, i;
-    const char **v = apr_pcalloc(p, sizeof(char *) * (n + 1));
+    const hdr_set_t *from = v;
+    hdr_set_t *to = apr_palloc(p, sizeof(*to));
+    int i;
+
+    to->n = from->n;
+    to->values = apr_pcalloc(p, sizeof(char *) * (from->n + 1));
+    for (i = 0; i < from->n; i++) {
+        to->values[i] = from->values[i] ? apr_pstrdup(p, from->values[i])
+                                        : NULL;
+    }
+    to->hnames = from->hnames ? apr_pstrdup(p, from->hnames) : NULL;
+    to->lines = from->lines ? apr_pstrdup(p, from->lines) : NULL;
+    return to;
+}
+
+static hdr_set_t *make_set(request_rec *r, const mtls_hdr_dir_t *hd,
+                           const mtls_identity_t *id, int strong)
+{
+    int n = hd->effective->nelts, i, k = 0, has_late = 0;
+    hdr_set_t *hs = apr_palloc(r->pool, sizeof(*hs));
+    const char **names = apr_palloc(r->pool, sizeof(char *) * (n + 1));
+    const char **values = apr_palloc(r->pool, sizeof(char *) * (n + 1));
     mtls_facts_t facts;
 
-    mtls_identity_facts(r, id, &facts);
-    facts.outcome = NULL;        /* the certificate alone */
-
+    facts_of(r, id, strong, &facts);
+    hs->n = n;
+    hs->values = apr_pcalloc(r->pool, sizeof(char *) * (n + 1));
     for (i = 0; i < n; i++) {
         const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
                                             const hdr_spec_t *);
-        if (from_cert_alone(h)) {
-            v[i] = capped(r, h, id, spec_value(r, p, h, &facts));
+        if (late(h)) {
+            has_late = 1;
+            continue;
+        }
+        hs->values[i] = capped(r, h, id, spec_value(r, r->pool, h, id,
+                                                    &facts));
+        if (hs->values[i]) {
+            names[k] = h->lname;
+            values[k++] = hs->values[i];
         }
     }
-    return v;
+    hs->hnames = has_late ? NULL : mtls_hdr_sig_names(r->pool, names, k);
+    hs->lines = has_late ? NULL : mtls_hdr_sig_lines(r->pool, names, values,
+                                                     k);
+    return hs;
 }
 
-/* The certificate-derived values (cert, chain, pem, DNs ...) are worked
- * out once per connection, certificate and list of headers: the peer is
- * kept by the connection and replaced (never reused) when the
- * certificate changes, so its address identifies it.  A connection that
- * moves between scopes with different lists computes the others per
- * request. */
-static const char **cert_values_for(request_rec *r, const mtls_hdr_dir_t *hd,
-                                    const mtls_identity_t *id)
+/* The headers of @p hd for @p id: kept with the identity, or made now
+ * (and kept when the identity is remembered). */
+static const hdr_set_t *header_set(request_rec *r, const mtls_hdr_dir_t *hd,
+                                   const mtls_identity_t *id, int strong)
 {
-    conn_rec *c = r->connection;
-    hdr_memo_t *m = NULL;
+    int n = hd->effective->nelts;
+    apr_size_t klen = sizeof(set_key_t) + sizeof(const hdr_spec_t *) * n;
+    char *key = apr_palloc(r->pool, klen);
+    set_key_t head;
+    const hdr_set_t *hs;
+    hdr_set_t *fresh;
 
-    const apr_array_header_t *e = hd->effective;
-    apr_size_t size = sizeof(const hdr_spec_t *) * e->nelts;
-
-    apr_pool_userdata_get((void **)&m, MEMO_KEY, c->pool);
-    if (m && m->peer == id->peer && m->n == e->nelts
-        && !memcmp(m->specs, e->elts, size)) {
-        return m->values;
+    memset(&head, 0, sizeof(head));
+    memcpy(head.tag, "hdr", 4);
+    head.strong = strong;
+    head.n = n;
+    memcpy(key, &head, sizeof(head));
+    memcpy(key + sizeof(head), hd->effective->elts,
+           sizeof(const hdr_spec_t *) * n);
+    if ((hs = mtls_identity_keep_get(r, id, key, klen))) {
+        return hs;
     }
-    if (!m) {
-        m = apr_pcalloc(c->pool, sizeof(*m));
-        apr_pool_userdata_setn(m, MEMO_KEY, NULL, c->pool);
-    }
-    else if (m->peer == id->peer) {
-        return cert_values(r, r->pool, hd, id);
-    }
-    m->values = cert_values(r, c->pool, hd, id);
-    m->specs = apr_pmemdup(c->pool, e->elts, size ? size : 1);
-    m->n = e->nelts;
-    m->peer = id->peer;
-    return m->values;
-}
-
-/* The headers of @p hd for @p id, in order. */
-static hdr_values_t *compute(request_rec *r, const mtls_hdr_dir_t *hd,
-                             const mtls_identity_t *id)
-{
-    hdr_values_t *hv = apr_pcalloc(r->pool, sizeof(*hv));
-    int n = hd->effective->nelts, i;
-    const char **kept = cert_values_for(r, hd, id);
-    mtls_facts_t facts;
-
-    mtls_identity_facts(r, id, &facts);
-    /* Under MTLSRequireStrength strong a weak identity is no identity
-     * (SPEC §3): no user, groups, strength or source. */
-    if (facts.outcome && !facts.outcome->strong
-        && mtls_conf_require_strong(mtls_dir_conf(r))) {
-        facts.outcome = NULL;
-    }
-
-    hv->names = apr_palloc(r->pool, sizeof(char *) * (n + 1));
-    hv->lnames = apr_palloc(r->pool, sizeof(char *) * (n + 1));
-    hv->values = apr_palloc(r->pool, sizeof(char *) * (n + 1));
-    for (i = 0; i < n; i++) {
-        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
-                                            const hdr_spec_t *);
-        const char *v = from_cert_alone(h) ? kept[i]
-            : capped(r, h, id, spec_value(r, r->pool, h, &facts));
-        if (v) {
-            hv->names[hv->n] = h->name;
-            hv->lnames[hv->n] = h->lname;
-            hv->values[hv->n] = v;
-            hv->n++;
-        }
-    }
-    return hv;
+    fresh = make_set(r, hd, id, strong);
+    mtls_identity_keep_put(r, id, key, klen, copy_set, fresh);
+    return fresh;
 }
 
 static void sign(request_rec *r, const mtls_hdr_dir_t *hd,
-                 const hdr_values_t *hv)
+                 const char *hnames, const char *lines,
+                 const apr_array_header_t *set)
 {
     mtls_snapshot_t *snap = mtls_watched_acquire(hd->sig_key);
-    const char *sig = mtls_hdr_sign(r->pool, mtls_snapshot_data(snap),
-                                    apr_time_sec(r->request_time), r->method,
-                                    r->unparsed_uri, hv ? hv->lnames : NULL,
-                                    hv ? hv->values : NULL, hv ? hv->n : 0);
+    const char *sig = mtls_hdr_sign_lines(r->pool, mtls_snapshot_data(snap),
+                                          apr_time_sec(r->request_time),
+                                          r->method, r->unparsed_uri,
+                                          hnames, lines);
     mtls_watched_release(hd->sig_key, snap);
     if (!sig) {
         /* Fail closed: the backend sees no signature and no identity. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MTLS4004: cannot "
                       "compute the header signature; identity headers "
                       "removed");
-        if (hv) {
+        if (set) {
             int i;
-            for (i = 0; i < hv->n; i++) {
-                apr_table_unset(r->headers_in, hv->names[i]);
+            for (i = 0; i < set->nelts; i++) {
+                apr_table_unset(r->headers_in,
+                                APR_ARRAY_IDX(set, i, const char *));
             }
         }
         return;
     }
     apr_table_setn(r->headers_in, hd->sig->name, sig);
+}
+
+/* Set the headers of @p hd for the usable identity @p id, in order; the
+ * names set go in @p set (for the signature's failure path). */
+static void set_values(request_rec *r, const mtls_hdr_dir_t *hd,
+                       const mtls_identity_t *id, apr_array_header_t *set)
+{
+    int strong = mtls_conf_require_strong(mtls_dir_conf(r));
+    const hdr_set_t *hs = header_set(r, hd, id, strong);
+    const char **names = NULL, **values = NULL;
+    const char *hnames = hs->hnames, *lines = hs->lines;
+    mtls_facts_t facts;
+    int i, k = 0;
+
+    if (!lines) {
+        /* some values move with the clock: the signed text is made now */
+        facts_of(r, id, strong, &facts);
+        names = apr_palloc(r->pool, sizeof(char *) * (hs->n + 1));
+        values = apr_palloc(r->pool, sizeof(char *) * (hs->n + 1));
+    }
+    for (i = 0; i < hs->n; i++) {
+        const hdr_spec_t *h = APR_ARRAY_IDX(hd->effective, i,
+                                            const hdr_spec_t *);
+        const char *v = hs->values[i];
+        if (!v && names && late(h)) {
+            v = capped(r, h, id, spec_value(r, r->pool, h, id, &facts));
+        }
+        if (!v) {
+            continue;
+        }
+        apr_table_addn(r->headers_in, h->name, v);
+        if (set) {
+            APR_ARRAY_PUSH(set, const char *) = h->name;
+        }
+        if (names) {
+            names[k] = h->lname;
+            values[k++] = v;
+        }
+    }
+    if (hd->sig) {
+        if (names) {
+            hnames = mtls_hdr_sig_names(r->pool, names, k);
+            lines = mtls_hdr_sig_lines(r->pool, names, values, k);
+        }
+        sign(r, hd, hnames, lines, set);
+    }
 }
 
 /* Fixups, before mod_rewrite's (per-directory rules, [P]), mod_headers'
@@ -752,8 +795,6 @@ static int set_headers(request_rec *r)
     const mtls_dir_conf_t *dc = mtls_dir_conf(r);
     const mtls_hdr_dir_t *hd = dc->headers;
     const mtls_identity_t *id;
-    const hdr_values_t *hv = NULL;
-    int i;
 
     if (!hd || (!hd->strip->nelts && !hd->globs->nelts)) {
         return DECLINED;
@@ -764,16 +805,16 @@ static int set_headers(request_rec *r)
     }
     id = mtls_identity_get(r);
     /* Values come only from a usable identity: a certificate mod_ssl
-     * verified, not deny-listed, that could be read. */
+     * (or, forwarded, the module) verified, not deny-listed, that could
+     * be read. */
     if (id->peer->state == MTLS_PEER_VERIFIED && id->peer->cert
         && !id->unusable) {
-        hv = compute(r, hd, id);
-        for (i = 0; i < hv->n; i++) {
-            apr_table_addn(r->headers_in, hv->names[i], hv->values[i]);
-        }
+        set_values(r, hd, id, hd->sig ? apr_array_make(r->pool, 8,
+                                                       sizeof(char *))
+                                      : NULL);
     }
-    if (hd->sig) {
-        sign(r, hd, hv);
+    else if (hd->sig) {
+        sign(r, hd, "", "", NULL);
     }
     return DECLINED;
 }

@@ -34,9 +34,20 @@
 #define MTLS_MEMO_SLOTS 4
 #define MTLS_MEMO_MAX_KEPT 32
 
+/* Values derived from a remembered outcome (mtls_identity_keep_put),
+ * per outcome. */
+#define MTLS_MEMO_DERIVED 2
+
+typedef struct {
+    const void *key;             /* NULL: free */
+    apr_size_t klen;
+    const void *value;
+} derived_t;
+
 typedef struct {
     mtls_sources_t key;                /* the sources it was resolved with */
     const mtls_outcome_t *outcome;     /* NULL: free */
+    derived_t derived[MTLS_MEMO_DERIVED];   /* go with the outcome */
 } memo_t;
 
 typedef struct {
@@ -56,6 +67,8 @@ struct mtls_req_identity {
     const mtls_peer_t *peer;
     const mtls_identity_t *id;
     const void *dir_conf;        /* the configuration id was resolved for */
+    mtls_sources_t src;          /* a forwarded id's: its memo key */
+    int kept;                    /* id's outcome is remembered */
 };
 
 #define LOCK(cs)   do { if ((cs)->mutex) apr_thread_mutex_lock((cs)->mutex); } while (0)
@@ -207,6 +220,13 @@ static apr_status_t release_x509(void *data)
     return APR_SUCCESS;
 }
 
+/* Forget a remembered outcome and what was derived from it. */
+static void memo_clear(memo_t *m)
+{
+    m->outcome = NULL;
+    memset(m->derived, 0, sizeof(m->derived));
+}
+
 /* The connection's peer, the mutex held. */
 static const mtls_peer_t *peer_locked(request_rec *r, mtls_conn_state_t *cs)
 {
@@ -273,7 +293,7 @@ static const mtls_peer_t *peer_locked(request_rec *r, mtls_conn_state_t *cs)
         }
         cs->vresult = cs->ssl ? SSL_get_verify_result(cs->ssl) : 0;
         for (i = 0; i < MTLS_MEMO_SLOTS; i++) {
-            cs->memo[i].outcome = NULL;
+            memo_clear(&cs->memo[i]);
         }
     }
     return cs->peer;
@@ -413,6 +433,7 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     if (mtls_outcome_keepable(fresh, now) && cs->mutex
         && cs->kept < MTLS_MEMO_MAX_KEPT
         && (m = memo_slot_locked(cs, &src, now))) {
+        memo_clear(m);
         m->key = src;
         m->outcome = o = mtls_outcome_copy(cs->pool, fresh);
         cs->kept++;
@@ -454,6 +475,7 @@ static const void *copy_outcome(apr_pool_t *p, const void *o)
 static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                                                const mtls_dir_conf_t *dc,
                                                const mtls_cert_t *cert,
+                                               struct mtls_req_identity *ri,
                                                const char **how)
 {
     apr_time_t now = r->request_time;
@@ -474,9 +496,11 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                sizeof(src.directory));
         mtls_directory_asker(r, dc->directory, &dir);
     }
+    ri->src = src;
     o = mtls_proxy_memo_get(r, &src, sizeof(src));
     if (o && now < o->expires) {
         *how = "remembered with the forwarded certificate";
+        ri->kept = 1;
         goto leave;
     }
     fresh = mtls_resolve_ask(r->pool, cert, &src,
@@ -484,11 +508,17 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                                                                    : NULL,
                              now, NULL);
     *how = "resolved (forwarded certificate)";
-    if (mtls_outcome_keepable(fresh, now)) {
-        mtls_proxy_memo_put(r, &src, sizeof(src), copy_outcome, fresh);
+    o = mtls_outcome_keepable(fresh, now)
+        ? mtls_proxy_memo_put(r, &src, sizeof(src), copy_outcome, fresh)
+        : NULL;
+    if (o && now < o->expires) {
+        ri->kept = 1;     /* what later requests get: keep with it */
     }
-    /* Copied: the result may point into the snapshots released below. */
-    o = mtls_outcome_copy(r->pool, fresh);
+    else {
+        /* Copied: the result may point into the snapshots released
+         * below. */
+        o = mtls_outcome_copy(r->pool, fresh);
+    }
 leave:
     release(dc->deny_list, deny);
     release(dc->map_file, map);
@@ -532,6 +562,7 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     peer = mtls_peer_get(r);
     id = apr_pcalloc(r->pool, sizeof(*id));
     id->peer = peer;
+    ri->kept = 0;
     if (peer->state != MTLS_PEER_VERIFIED) {
         id->unusable = peer->state == MTLS_PEER_NONE ? MTLS_R_NO_CERTIFICATE
                                                      : MTLS_R_NOT_VERIFIED;
@@ -541,7 +572,7 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     }
     else {
         id->outcome = peer->source
-            ? forwarded_outcome(r, dc, peer->cert, &how)
+            ? forwarded_outcome(r, dc, peer->cert, ri, &how)
             : outcome_for(r, state_of(r), dc, peer->cert, &how);
         switch (id->outcome->reason) {
         case MTLS_R_DENYLISTED:
@@ -575,6 +606,122 @@ void mtls_identity_facts(const request_rec *r, const mtls_identity_t *id,
     facts->cert = id->peer->cert;
     facts->outcome = id->unusable ? NULL : id->outcome;
     facts->now = r->request_time;
+}
+
+/* ---- values derived from a remembered identity --------------------- */
+
+/* The memo entry holding @p o, the mutex held. */
+static memo_t *memo_of_locked(mtls_conn_state_t *cs, const mtls_outcome_t *o)
+{
+    int i;
+
+    for (i = 0; i < MTLS_MEMO_SLOTS; i++) {
+        if (cs->memo[i].outcome == o) {
+            return &cs->memo[i];
+        }
+    }
+    return NULL;
+}
+
+/* A forwarded identity's key in the proxy unit's memo: the sources its
+ * outcome was resolved with, then the caller's key. */
+static const void *fwd_key(request_rec *r, const struct mtls_req_identity *ri,
+                           const void *key, apr_size_t klen,
+                           apr_size_t *len)
+{
+    char *k = apr_palloc(r->pool, sizeof(ri->src) + klen);
+
+    memcpy(k, &ri->src, sizeof(ri->src));
+    memcpy(k + sizeof(ri->src), key, klen);
+    *len = sizeof(ri->src) + klen;
+    return k;
+}
+
+const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
+                                   const void *key, apr_size_t klen)
+{
+    struct mtls_req_identity *ri = req_identity(r, 0);
+    const void *v = NULL;
+    mtls_conn_state_t *cs;
+    memo_t *m;
+    int i;
+
+    if (!ri || ri->id != id || id->unusable) {
+        return NULL;
+    }
+    if (id->peer->source) {
+        apr_size_t len;
+        const void *k;
+        if (!ri->kept) {
+            return NULL;
+        }
+        k = fwd_key(r, ri, key, klen, &len);
+        return mtls_proxy_memo_get(r, k, len);
+    }
+    cs = state_of(r);
+    if (!cs->mutex) {
+        return NULL;
+    }
+    LOCK(cs);
+    if ((m = memo_of_locked(cs, id->outcome))) {
+        for (i = 0; i < MTLS_MEMO_DERIVED && m->derived[i].key; i++) {
+            if (m->derived[i].klen == klen
+                && !memcmp(m->derived[i].key, key, klen)) {
+                v = m->derived[i].value;
+                break;
+            }
+        }
+    }
+    UNLOCK(cs);
+    return v;
+}
+
+void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
+                            const void *key, apr_size_t klen,
+                            const void *(*copy)(apr_pool_t *p,
+                                                const void *value),
+                            const void *value)
+{
+    struct mtls_req_identity *ri = req_identity(r, 0);
+    mtls_conn_state_t *cs;
+    memo_t *m;
+    int i;
+
+    if (!ri || ri->id != id || id->unusable) {
+        return;
+    }
+    if (id->peer->source) {
+        apr_size_t len;
+        const void *k;
+        if (ri->kept) {
+            k = fwd_key(r, ri, key, klen, &len);
+            mtls_proxy_memo_put(r, k, len, copy, value);
+        }
+        return;
+    }
+    cs = state_of(r);
+    if (!cs->mutex) {
+        return;
+    }
+    LOCK(cs);
+    /* The bound of copies into the connection's pool is shared with the
+     * outcomes: a long connection never grows with its requests. */
+    if ((m = memo_of_locked(cs, id->outcome)) && cs->kept < MTLS_MEMO_MAX_KEPT) {
+        for (i = 0; i < MTLS_MEMO_DERIVED; i++) {
+            derived_t *d = &m->derived[i];
+            if (!d->key) {
+                d->value = copy(cs->pool, value);
+                d->klen = klen;
+                d->key = apr_pmemdup(cs->pool, key, klen);
+                cs->kept++;
+                break;
+            }
+            if (d->klen == klen && !memcmp(d->key, key, klen)) {
+                break;       /* another stream was first */
+            }
+        }
+    }
+    UNLOCK(cs);
 }
 
 void mtls_identity_register_hooks(apr_pool_t *p)

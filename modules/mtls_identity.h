@@ -68,6 +68,30 @@ const mtls_identity_t *mtls_identity_peek(const request_rec *r);
 void mtls_identity_facts(const request_rec *r, const mtls_identity_t *id,
                          mtls_facts_t *facts);
 
+/**
+ * What was kept with @p id (the identity this request resolved) under
+ * @p key (@p klen bytes, compared in full) by mtls_identity_keep_put, in
+ * this or an earlier request, or NULL.  Values are kept for exactly as
+ * long as the identity's outcome is remembered: per connection (shared
+ * by its HTTP/2 streams) for a TLS client certificate, with the cached
+ * certificate for a forwarded one.
+ */
+const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
+                                   const void *key, apr_size_t klen);
+
+/**
+ * Keep @p value, worked out from @p id alone, for the later requests
+ * that get the same remembered identity: @p copy copies it (under a lock)
+ * into memory that lives as long as the identity's memo, and what it
+ * returns is never changed afterwards.  Does nothing when the outcome is
+ * not remembered or its few slots are taken.
+ */
+void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
+                            const void *key, apr_size_t klen,
+                            const void *(*copy)(apr_pool_t *p,
+                                                const void *value),
+                            const void *value);
+
 /** Learn each TLS connection's SSL from mod_ssl, and keep the
  *  connection's shared state on the connection the streams belong to. */
 void mtls_identity_register_hooks(apr_pool_t *p);

@@ -17,10 +17,12 @@ APLOG_USE_MODULE(mtls_authz);
 /* Each unit's per-request state, opaque to the others. */
 struct mtls_req_identity;
 struct mtls_req_decision;
+struct mtls_req_proxy;
 
 typedef struct {
     struct mtls_req_identity *identity;   /* mtls_identity.c */
     struct mtls_req_decision *decision;   /* mtls_decision.c */
+    struct mtls_req_proxy *proxy;         /* mtls_proxy.c */
 } mtls_req_t;
 
 /** The module's per-request state of @p r, created on first use when

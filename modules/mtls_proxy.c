@@ -56,8 +56,24 @@ typedef struct {
     const char *chain;
 } stash_t;
 
-static const char *const stash_key = "mtls_proxy_stash";
-static const char *const entry_key = "mtls_proxy_entry";
+/* The request's own state (in the module's request_config, which costs
+ * no hashing, unlike pool userdata): the stash of the initial request,
+ * and the cache entry the request holds. */
+struct mtls_req_proxy {
+    stash_t stash;
+    int stashed;
+    mtls_fwd_entry_t *entry;
+};
+
+static struct mtls_req_proxy *req_proxy(const request_rec *r, int create)
+{
+    mtls_req_t *q = mtls_req(r, create);
+
+    if (q && !q->proxy && create) {
+        q->proxy = apr_pcalloc(r->pool, sizeof(*q->proxy));
+    }
+    return q ? q->proxy : NULL;
+}
 
 /* Per process, made in child_init before any request thread runs and
  * never replaced: the cache and the warning limiter's counters. */
@@ -357,21 +373,33 @@ static int scrub_headers(request_rec *r)
     apr_array_header_t *gone = NULL;
     stash_t *st = NULL;
     int i, trusted;
+    char h0, c0;
 
     if (!pc || !pc->header) {
         return DECLINED;
     }
     trusted = addr_trusted(r, pc);
     if (trusted && !r->prev) {
-        st = apr_pcalloc(r->pool, sizeof(*st));
+        struct mtls_req_proxy *rp = req_proxy(r, 1);
+        rp->stashed = 1;
+        st = &rp->stash;
         st->trusted_addr = 1;
-        apr_pool_userdata_setn(st, stash_key, NULL, r->pool);
     }
     arr = apr_table_elts(r->headers_in);
     elts = (const apr_table_entry_t *)arr->elts;
+    /* One look at the first character (as spelling() reads it) rules
+     * out nearly every header. */
+#define FIRST(s) ((s)[0] == '_' ? '-' : apr_tolower((s)[0]))
+    h0 = FIRST(pc->header);
+    c0 = pc->chain_header ? FIRST(pc->chain_header) : h0;
     for (i = 0; i < arr->nelts; i++) {
-        int sv = spelling(elts[i].key, pc->header);
-        int sc = sv ? 0 : spelling(elts[i].key, pc->chain_header);
+        int sv, sc;
+        char k0 = elts[i].key ? FIRST(elts[i].key) : 0;
+        if (k0 != h0 && k0 != c0) {
+            continue;
+        }
+        sv = spelling(elts[i].key, pc->header);
+        sc = sv ? 0 : spelling(elts[i].key, pc->chain_header);
         if (!sv && !sc) {
             continue;
         }
@@ -391,6 +419,7 @@ static int scrub_headers(request_rec *r)
         }
         APR_ARRAY_PUSH(gone, const char *) = elts[i].key;
     }
+#undef FIRST
     for (i = 0; gone && i < gone->nelts; i++) {
         apr_table_unset(r->headers_in, APR_ARRAY_IDX(gone, i, const char *));
     }
@@ -401,7 +430,7 @@ static int scrub_headers(request_rec *r)
  * internal redirects share the original request's headers). */
 static const stash_t *find_stash(request_rec *r)
 {
-    void *st = NULL;
+    struct mtls_req_proxy *rp;
 
     for (;;) {
         if (r->main) {
@@ -414,8 +443,8 @@ static const stash_t *find_stash(request_rec *r)
             break;
         }
     }
-    apr_pool_userdata_get(&st, stash_key, r->pool);
-    return st;
+    rp = req_proxy(r, 0);
+    return rp && rp->stashed ? &rp->stash : NULL;
 }
 
 /* ---- the forwarded peer ------------------------------------------- */
@@ -628,30 +657,33 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     }
     apr_pool_cleanup_register(r->pool, e, release_entry,
                               apr_pool_cleanup_null);
-    apr_pool_userdata_setn(e, entry_key, NULL, r->pool);
+    /* (a later peer of this request, under another configuration,
+     * replaces it; the first stays held until its cleanup runs) */
+    req_proxy(r, 1)->entry = e;
     return mtls_fwd_entry_value(e);
 }
 
 const void *mtls_proxy_memo_get(request_rec *r, const void *key,
                                 apr_size_t klen)
 {
-    void *e = NULL;
+    struct mtls_req_proxy *rp = req_proxy(r, 0);
 
-    apr_pool_userdata_get(&e, entry_key, r->pool);
-    return e && proc ? mtls_fwd_memo_get(proc->cache, e, key, klen) : NULL;
+    return rp && rp->entry && proc
+           ? mtls_fwd_memo_get(proc->cache, rp->entry, key, klen) : NULL;
 }
 
-void mtls_proxy_memo_put(request_rec *r, const void *key, apr_size_t klen,
-                         const void *(*copy)(apr_pool_t *p,
-                                             const void *value),
-                         const void *value)
+const void *mtls_proxy_memo_put(request_rec *r, const void *key,
+                                apr_size_t klen,
+                                const void *(*copy)(apr_pool_t *p,
+                                                    const void *value),
+                                const void *value)
 {
-    void *e = NULL;
+    struct mtls_req_proxy *rp = req_proxy(r, 0);
 
-    apr_pool_userdata_get(&e, entry_key, r->pool);
-    if (e && proc) {
-        mtls_fwd_memo_put(proc->cache, e, key, klen, copy, value);
-    }
+    return rp && rp->entry && proc
+           ? mtls_fwd_memo_put(proc->cache, rp->entry, key, klen, copy,
+                               value)
+           : NULL;
 }
 
 /* ---- hooks ------------------------------------------------------------ */

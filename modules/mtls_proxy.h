@@ -47,13 +47,14 @@ const void *mtls_proxy_memo_get(request_rec *r, const void *key,
  * Remember @p value with the forwarded certificate of @p r under @p key,
  * for the later requests of any client with that certificate: @p copy
  * copies it (under a lock) into memory that lives as long as the cache
- * entry.  Does nothing when the request has no cached forwarded
- * certificate.
+ * entry.  Returns what is remembered under @p key now, or NULL (the
+ * request has no cached forwarded certificate, or its slots are taken).
  */
-void mtls_proxy_memo_put(request_rec *r, const void *key, apr_size_t klen,
-                         const void *(*copy)(apr_pool_t *p,
-                                             const void *value),
-                         const void *value);
+const void *mtls_proxy_memo_put(request_rec *r, const void *key,
+                                apr_size_t klen,
+                                const void *(*copy)(apr_pool_t *p,
+                                                    const void *value),
+                                const void *value);
 
 /* Directive handlers (the directive table is in mod_mtls_authz.c). */
 const char *mtls_cmd_trusted_proxy(cmd_parms *cmd, void *dc,

@@ -29,6 +29,8 @@ static const mtls_field_t var_fields[] = {
 
 /* Variables that are not one field's value. */
 typedef enum { V_GROUPS_N = N_FIELD_VARS, V_DENY_REASON, V_COUNT } var_e;
+/* The one variable that moves with the clock (var_fields' order). */
+#define V_DAYS_LEFT 9
 
 static const char *const var_names[V_COUNT] = {
     "MTLS_USER", "MTLS_GROUPS", "MTLS_STRENGTH", "MTLS_SOURCE",
@@ -116,34 +118,89 @@ static apr_table_t *without_ours(apr_pool_t *p, const apr_table_t *env)
     return t;
 }
 
+/* The variables of an identity, worked out once and kept with it
+ * (mtls_identity_keep_put): per request they are only copied into the
+ * environment.  MTLS_DAYS_LEFT moves with the clock: its place is kept
+ * (with no value) and it is made per request. */
+typedef struct {
+    int n;
+    const char **names;
+    const char **values;
+} env_set_t;
+
+static const char env_key[] = "env";
+
+static const void *copy_env(apr_pool_t *p, const void *v)
+{
+    const env_set_t *from = v;
+    env_set_t *to = apr_palloc(p, sizeof(*to));
+    int i;
+
+    to->n = from->n;
+    to->names = apr_palloc(p, sizeof(char *) * (from->n + 1));
+    to->values = apr_palloc(p, sizeof(char *) * (from->n + 1));
+    for (i = 0; i < from->n; i++) {
+        /* names are static, or made for MTLS_GROUP_16 and up */
+        to->names[i] = apr_pstrdup(p, from->names[i]);
+        to->values[i] = from->values[i] ? apr_pstrdup(p, from->values[i])
+                                        : NULL;
+    }
+    return to;
+}
+
+static env_set_t *make_env(request_rec *r, const mtls_facts_t *facts)
+{
+    const apr_array_header_t *g = facts->outcome ? facts->outcome->groups
+                                                 : NULL;
+    int max = V_DENY_REASON + (g ? g->nelts : 0), i;
+    env_set_t *es = apr_palloc(r->pool, sizeof(*es));
+
+    es->n = 0;
+    es->names = apr_palloc(r->pool, sizeof(char *) * (max + 1));
+    es->values = apr_palloc(r->pool, sizeof(char *) * (max + 1));
+    for (i = 0; i < V_DENY_REASON; i++) {
+        const char *val = i == V_DAYS_LEFT ? NULL : var_value(r, facts, i);
+        if (val || i == V_DAYS_LEFT) {
+            es->names[es->n] = var_names[i];
+            es->values[es->n++] = val;
+        }
+    }
+    for (i = 0; g && i < g->nelts; i++) {
+        es->names[es->n] = i < GROUP_NAMES ? group_names[i]
+            : apr_psprintf(r->pool, "MTLS_GROUP_%d", i);
+        es->values[es->n++] = APR_ARRAY_IDX(g, i, const char *);
+    }
+    return es;
+}
+
 void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
 {
     apr_table_t *env = r->subprocess_env, *clean;
+    const env_set_t *es;
     mtls_facts_t facts;
-    unsigned i;
+    int i;
 
     if (!id->peer->cert) {
         return;       /* no certificate, nothing to tell */
     }
     mtls_identity_facts(r, id, &facts);
+    if (!(es = mtls_identity_keep_get(r, id, env_key, sizeof(env_key)))) {
+        env_set_t *fresh = make_env(r, &facts);
+        mtls_identity_keep_put(r, id, env_key, sizeof(env_key), copy_env,
+                               fresh);
+        es = fresh;
+    }
     /* Ours replace any of the same name (SetEnvIf, RewriteRule [E=], the
      * main request's for a subrequest), also MTLS_GROUP_n beyond this
      * identity's groups; then adding needs no scan for an old value. */
     if ((clean = without_ours(r->pool, env))) {
         r->subprocess_env = env = clean;
     }
-    for (i = 0; i < V_DENY_REASON; i++) {
-        const char *val = var_value(r, &facts, i);
+    for (i = 0; i < es->n; i++) {
+        const char *val = es->values[i] ? es->values[i]
+                          : var_value(r, &facts, V_DAYS_LEFT);
         if (val) {
-            apr_table_addn(env, var_names[i], val);
-        }
-    }
-    if (facts.outcome) {
-        const apr_array_header_t *g = facts.outcome->groups;
-        for (i = 0; i < (unsigned)g->nelts; i++) {
-            apr_table_addn(env, i < GROUP_NAMES ? group_names[i]
-                                : apr_psprintf(r->pool, "MTLS_GROUP_%u", i),
-                           APR_ARRAY_IDX(g, i, const char *));
+            apr_table_addn(env, es->names[i], val);
         }
     }
 }
