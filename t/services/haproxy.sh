@@ -1,33 +1,52 @@
 #!/bin/sh
 # A real HAProxy (Debian's 2.6) in front of the test httpd, terminating
-# the client's TLS with the suite's PKI and forwarding the certificate as
-# RFC 9440 Client-Cert (:base64 DER:).  It verifies nothing itself
-# (ca-ignore-err/crt-ignore-err all): the module must refuse what does not
-# verify.  Backend connections are shared by every client
-# (http-reuse always) and leave from 127.0.0.2, the trusted proxy address.
-#   frontend MTLS_T_HAPROXY_PORT      -> plain HTTP to MTLS_T_FWD_HAPROXY_PORT
-#   frontend MTLS_T_HAPROXY_PIN_PORT  -> TLS with the proxy's own client
-#                                        certificate (proxyhop) to MTLS_T_FWD_TLS_PORT
+# the client's TLS with the suite's PKI and forwarding the certificate.
+# It verifies nothing itself (ca-ignore-err/crt-ignore-err all): the
+# module must refuse what does not verify.  Backend connections are
+# shared by every client (http-reuse always) and leave from 127.0.0.2,
+# the trusted proxy address.
+#   MTLS_T_HAPROXY_PORT        RFC 9440 Client-Cert, plain HTTP/1.1
+#                              -> MTLS_T_FWD_HAPROXY_PORT
+#   MTLS_T_HAPROXY_PIN_PORT    the same over TLS with the proxy's own
+#                              client certificate (proxyhop)
+#                              -> MTLS_T_FWD_TLS_PORT
+#   MTLS_T_HAPROXY_DERB64_PORT base64 DER in X-Forwarded-Tls-Client-Cert
+#                              (Traefik's header), HTTP/1.1
+#                              -> MTLS_T_FWD_DERB64_PORT
+#   MTLS_T_HAPROXY_H2_PORT     Client-Cert over cleartext HTTP/2 (h2c,
+#                              proto h2: one connection multiplexes the
+#                              clients' requests) -> MTLS_T_FWD_H2C_PORT
 #   haproxy.sh start STATEDIR | stop STATEDIR
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-STATE=${2:?usage: haproxy.sh start|stop STATEDIR}
-PKI=$(cd "$HERE/../pki/out" && pwd)
-PIDFILE="$STATE/haproxy.pid"
 
-case $1 in
-start)
-    command -v haproxy >/dev/null || { echo "haproxy is not installed (make -f Makefile.apxs deps)" >&2; exit 1; }
-    : "${MTLS_T_FWD_HAPROXY_PORT:?fwd-ports.sh must run first}" "${MTLS_T_FWD_TLS_PORT:?}"
-    port=$(free_port)
-    pin=$(free_port)
-    [ "$pin" != "$port" ] || pin=$(free_port)
+# frontend NAME PORT BACKEND HEADER VALUE: clients' TLS, the forwarded
+# certificate header set by HAProxy alone (a client's copy deleted).
+frontend() {
+    cat <<CFG
+
+frontend $1
+    bind 127.0.0.1:$2 ssl crt $STATE/haproxy-server.pem ca-file $PKI/ca-bundle.crt verify optional ca-ignore-err all crt-ignore-err all
+    http-request del-header Client-Cert
+    http-request del-header Client-Cert-Chain
+    http-request del-header X-Forwarded-Tls-Client-Cert
+    http-request set-header $4 $5 if { ssl_c_used }
+    default_backend $3
+CFG
+}
+
+do_start() {
+    need haproxy
+    need_vars MTLS_T_FWD_HAPROXY_PORT MTLS_T_FWD_TLS_PORT MTLS_T_FWD_DERB64_PORT MTLS_T_FWD_H2C_PORT
+    set -- $(free_ports 4)
+    port=$1 pin=$2 derb64=$3 h2=$4
     cat "$PKI/server.crt" "$PKI/server.key" > "$STATE/haproxy-server.pem"
     cat "$PKI/proxyhop.crt" "$PKI/proxyhop.key" > "$STATE/haproxy-client.pem"
-    cat > "$STATE/haproxy.cfg" <<CFG
+    {
+        cat <<CFG
 global
-    pidfile $PIDFILE
+    pidfile $STATE/haproxy.pid
     maxconn 256
     tune.ssl.default-dh-param 2048
 
@@ -39,34 +58,34 @@ defaults
     timeout http-keep-alive 30s
     http-reuse always
 
-frontend clients
-    bind 127.0.0.1:$port ssl crt $STATE/haproxy-server.pem ca-file $PKI/ca-bundle.crt verify optional ca-ignore-err all crt-ignore-err all
-    http-request del-header Client-Cert
-    http-request del-header Client-Cert-Chain
-    http-request set-header Client-Cert :%[ssl_c_der,base64]: if { ssl_c_used }
-    default_backend apache
-
 backend apache
     server httpd 127.0.0.1:$MTLS_T_FWD_HAPROXY_PORT source 127.0.0.2
 
-frontend clients_pinned
-    bind 127.0.0.1:$pin ssl crt $STATE/haproxy-server.pem ca-file $PKI/ca-bundle.crt verify optional ca-ignore-err all crt-ignore-err all
-    http-request del-header Client-Cert
-    http-request del-header Client-Cert-Chain
-    http-request set-header Client-Cert :%[ssl_c_der,base64]: if { ssl_c_used }
-    default_backend apache_tls
-
 backend apache_tls
     server httpd 127.0.0.1:$MTLS_T_FWD_TLS_PORT source 127.0.0.2 ssl verify none crt $STATE/haproxy-client.pem
+
+backend apache_derb64
+    server httpd 127.0.0.1:$MTLS_T_FWD_DERB64_PORT source 127.0.0.2
+
+backend apache_h2
+    server httpd 127.0.0.1:$MTLS_T_FWD_H2C_PORT source 127.0.0.2 proto h2
 CFG
+        frontend clients "$port" apache Client-Cert ':%[ssl_c_der,base64]:'
+        frontend clients_pinned "$pin" apache_tls Client-Cert ':%[ssl_c_der,base64]:'
+        frontend clients_derb64 "$derb64" apache_derb64 X-Forwarded-Tls-Client-Cert '%[ssl_c_der,base64]'
+        frontend clients_h2 "$h2" apache_h2 Client-Cert ':%[ssl_c_der,base64]:'
+    } > "$STATE/haproxy.cfg"
     haproxy -c -q -f "$STATE/haproxy.cfg" >&2 || { echo "haproxy refused its configuration" >&2; exit 1; }
     haproxy -D -f "$STATE/haproxy.cfg" >"$STATE/haproxy.log" 2>&1 || { cat "$STATE/haproxy.log" >&2; exit 1; }
-    wait_port "$port" 10 && wait_port "$pin" 10 || { echo "haproxy did not start" >&2; cat "$STATE/haproxy.log" >&2; exit 1; }
+    wait_ports_or_fail haproxy "$STATE/haproxy.log" "$port" "$pin" "$derb64" "$h2"
     echo "MTLS_T_HAPROXY_PORT=$port"
     echo "MTLS_T_HAPROXY_PIN_PORT=$pin"
-    ;;
-stop)
-    stop_pidfile "$PIDFILE"
-    ;;
-*) echo "usage: haproxy.sh start|stop STATEDIR" >&2; exit 2 ;;
-esac
+    echo "MTLS_T_HAPROXY_DERB64_PORT=$derb64"
+    echo "MTLS_T_HAPROXY_H2_PORT=$h2"
+}
+
+do_stop() {
+    stop_pidfile "$STATE/haproxy.pid"
+}
+
+service_main haproxy.sh "$@"
