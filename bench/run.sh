@@ -45,6 +45,7 @@
 #   BENCH_PROXY (1)        0: skip the rows through HAProxy (below)
 #   BENCH_PROXY_SECONDS (24)  measured time per HAProxy run
 #   BENCH_PROXY_CERTS (1000)  distinct forwarded certificates of the second run
+#   BENCH_TIMINGS (1)      0: only the instruction counts (callgrind), no timed run
 #
 # Through HAProxy (when installed): HAProxy terminates TLS and forwards the
 # client certificate as RFC 9440 Client-Cert over kept-alive connections
@@ -100,6 +101,7 @@ H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
 
 PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /modheaders/ /headers/ /signed/ /crl/)
 PROXY="${BENCH_PROXY:-1}"
+TIMINGS="${BENCH_TIMINGS:-1}"
 PROXY_SECONDS="${BENCH_PROXY_SECONDS:-24}"
 PROXY_CERTS="${BENCH_PROXY_CERTS:-1000}"
 FWD_PORT='' HAP_ONE_PORT='' HAP_MANY_PORT=''
@@ -776,6 +778,17 @@ proxy_report() {
             }' "$RUN/proxy-$name.txt"
     done
     say "goal: /group/ within 2% of /granted/ in httpd CPU per request (cpu ratio >= 0.98)"
+    local cgi="$RUN/callgrind/instr.txt"
+    if [ -s "$cgi" ] && grep -q '^fwd1:' "$cgi"; then
+        say "instructions per request (callgrind, httpd -X; curl plays the proxy: plain HTTP, Client-Cert"
+        say "  on every request, keep-alive; i-ratio: /granted/'s instr/req / /group/'s):"
+        awk -v k="$CG_FWD_CERTS" '{ v[$1] = $2 }
+            END { for (m = 1; m <= 2; m++) {
+                      t = m == 1 ? "fwd1" : "fwdN"; g = v[t ":/granted/"]; x = v[t ":/group/"]
+                      if (!g || !x) continue
+                      printf "  %-32s /granted/ %7d  /group/ %7d  i-ratio %.3f\n",
+                          (m == 1 ? "1 certificate" : k " distinct, in turn"), g, x, g / x } }' "$cgi"
+    fi
 }
 
 # ---------------------------------------------------------------- callgrind
@@ -783,17 +796,47 @@ proxy_report() {
 CG_FEW=50     # keep-alive requests in the first measurement of a path
 CG_MANY=350   # ... and in the second: instr/req = (second - first) / 300
 
+# The forwarded-certificate items counted besides PATHS (when HAProxy's
+# vhost is configured): fwd1:PATH with alice's certificate in Client-Cert
+# on every request, as HAProxy sends it; fwdN:PATH with CG_FWD_CERTS
+# distinct ones in turn (all seen before counting), as from many clients.
+CG_FWD_CERTS=350
+declare -A CG_LABEL=(
+    [fwd1:/granted/]="all granted, 1 forwarded certificate"
+    [fwd1:/group/]="mtls-group admins, 1 forwarded certificate"
+    [fwdN:/granted/]="all granted, $CG_FWD_CERTS forwarded certificates"
+    [fwdN:/group/]="mtls-group admins, $CG_FWD_CERTS forwarded certificates"
+)
+
 # cg_requests PATH N: N GETs of PATH on one keep-alive connection (one curl,
-# many URLs); fails (and says why in skipped) unless all are 200.
+# many URLs); fails (and says why in skipped) unless all are 200.  PATH may
+# be fwd1:P or fwdN:P: plain HTTP to the forwarded-certificate vhost, from
+# 127.0.0.1 (a trusted proxy there), with a Client-Cert header per request.
 cg_requests() {
     local p=$1 n=$2 cg="$RUN/callgrind" i
-    for ((i = 0; i < n; i++)); do
-        printf 'url = "https://localhost:%s%s"\noutput = "/dev/null"\n' "$PORT" "$(url_path "$p")"
-    done >"$cg/urls"
-    # --http1.1: the server offers h2 now (for the HTTP/2 row); these counts
-    # are per HTTP/1.1 keep-alive request, as the timings' loadgen sends
-    "${CURL[@]}" --http1.1 --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
-        -w '%{http_code} %{num_connects}\n' -K "$cg/urls" >"$cg/curl.out" 2>&1 || true
+    case "$p" in
+    fwd1:*|fwdN:*)
+        awk -v n="$n" -v many="${p%%:*}" -v k="$CG_FWD_CERTS" -v one="$CG_ALICE" \
+            -v url="http://127.0.0.1:$FWD_PORT$(url_path "${p#*:}")" '
+            { line[NR] = $0 }
+            END { for (i = 0; i < n; i++) {
+                      h = many == "fwdN" ? line[i % k + 1] : "Client-Cert: " one
+                      # (next resets every option: each URL has its own)
+                      printf "%sheader = \"%s\"\nurl = \"%s\"\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code} %%{num_connects}\\\\n\"\n",
+                          (i ? "next\n" : ""), h, url } }' \
+            "$RUN/proxy-certs.txt" >"$cg/urls"
+        curl -sS --max-time 60 -K "$cg/urls" >"$cg/curl.out" 2>&1 || true
+        ;;
+    *)
+        for ((i = 0; i < n; i++)); do
+            printf 'url = "https://localhost:%s%s"\noutput = "/dev/null"\n' "$PORT" "$(url_path "$p")"
+        done >"$cg/urls"
+        # --http1.1: the server offers h2 now (for the HTTP/2 row); these counts
+        # are per HTTP/1.1 keep-alive request, as the timings' loadgen sends
+        "${CURL[@]}" --http1.1 --cert "$PKI/alice.crt" --key "$PKI/alice.key" \
+            -w '%{http_code} %{num_connects}\n' -K "$cg/urls" >"$cg/curl.out" 2>&1 || true
+        ;;
+    esac
     if [ "$(grep -c '^200 ' "$cg/curl.out" || true)" != "$n" ]; then
         echo "requests to $p under valgrind failed:" \
             "$(sort "$cg/curl.out" | uniq -c | awk 'NR <= 3' | tr '\n' ' ')" >"$cg/skipped"
@@ -859,12 +902,20 @@ callgrind_count() {
         return 0
     fi
     # Warm up every path first (first-use costs: lazy symbol binding, pool
-    # growth, file loads), then measure each: zero, CG_FEW requests, dump;
-    # zero, CG_MANY requests, dump.
-    for p in "${PATHS[@]}"; do
-        cg_requests "$p" 20 || { cg_stop; return 0; }
+    # growth, file loads; every forwarded certificate seen once), then
+    # measure each: zero, CG_FEW requests, dump; zero, CG_MANY requests, dump.
+    local items=("${PATHS[@]}")
+    if [ -n "$FWD_PORT" ] && [ -s "$RUN/proxy-certs.txt" ] &&
+       [ "$(wc -l <"$RUN/proxy-certs.txt")" -ge "$CG_FWD_CERTS" ]; then
+        CG_ALICE=$(openssl x509 -in "$PKI/alice.crt" -outform DER | base64 -w0)
+        CG_ALICE=":$CG_ALICE:"
+        items+=(fwd1:/granted/ fwd1:/group/ fwdN:/granted/ fwdN:/group/)
+    fi
+    for p in "${items[@]}"; do
+        case "$p" in fwdN:*) n=$CG_FWD_CERTS ;; *) n=20 ;; esac
+        cg_requests "$p" "$n" || { cg_stop; return 0; }
     done
-    for p in "${PATHS[@]}"; do
+    for p in "${items[@]}"; do
         for n in "$CG_FEW" "$CG_MANY"; do
             callgrind_control --zero "$pid" >"$cg/control.out" 2>&1 || true
             cg_requests "$p" "$n" || { cg_stop; return 0; }
@@ -886,7 +937,7 @@ callgrind_count() {
 
     i=0
     local few many total
-    for p in "${PATHS[@]}"; do
+    for p in "${items[@]}"; do
         few="$cg/callgrind.out.$((i + 1))" many="$cg/callgrind.out.$((i + 2))"
         i=$((i + 2))
         # "summary:" is the dump's total; "totals:" can also count events
@@ -901,7 +952,7 @@ callgrind_count() {
             return 0
         fi
         printf '%s %s\n' "$p" "$total" >>"$cg/instr.txt"
-        case "${REQUIRE[$p]}" in *MTLS*|mtls-*) ;; *) continue ;; esac
+        case "${REQUIRE[$p]:-${CG_LABEL[$p]}}" in *MTLS*|mtls-*) ;; *) continue ;; esac
         # Inclusive cost per request of the module's functions (and of
         # ap_ssl_var_lookup, through which it asks mod_ssl), second dump
         # minus first.
@@ -1084,11 +1135,16 @@ say "bench: httpd $("$HTTPD" -v | sed -n 's/^Server version: //p') on https://12
     "shared by client and server"
 sanity
 
-for mode in "${MODES[@]}"; do
-    measure "$mode"
-done
-measure_h2
-proxy_bench
+if [ "$TIMINGS" = 0 ]; then
+    say "bench: no timed runs (BENCH_TIMINGS=0): instruction counts only"
+    [ "$PROXY" != 1 ] || make_proxy_certs
+else
+    for mode in "${MODES[@]}"; do
+        measure "$mode"
+    done
+    measure_h2
+    proxy_bench
+fi
 
 # Anything the server complained about (besides the /nogroup/ check) is
 # worth seeing.
@@ -1101,7 +1157,21 @@ stop_server
 
 callgrind_count
 
-{ report; proxy_report; } | tee "$RUN/results.txt"
+if [ "$TIMINGS" = 0 ]; then
+    {
+        say ""
+        say "instructions per keep-alive request (callgrind, httpd -X):"
+        if [ -s "$RUN/callgrind/instr.txt" ]; then
+            awk '{ if (!b) b = $2; printf "  %-16s %9d  i-ratio %.3f\n", $1, $2, b / $2 }' "$RUN/callgrind/instr.txt"
+            say "the module's costliest functions per keep-alive request:"
+            sed 's/^/  /' "$RUN/callgrind/functions.txt"
+        else
+            say "  none: $(cat "$RUN/callgrind/skipped" 2>/dev/null)"
+        fi
+    } | tee "$RUN/results.txt"
+else
+    { report; proxy_report; } | tee "$RUN/results.txt"
+fi
 
 # The directory rows (slapd, memcached, redis; BENCH_DIRECTORY=0 skips).
 if [ "${BENCH_DIRECTORY:-1}" != 0 ]; then
