@@ -170,7 +170,25 @@ const char *mtls_rule_apply(apr_pool_t *p, const mtls_rule_t *rule,
 const char *mtls_rule_user(apr_pool_t *p, const mtls_rule_t *rule,
                            const mtls_cert_t *c, apr_time_t now)
 {
-    return mtls_rule_apply(p, rule, mtls_field_first(p, rule->field, c, now));
+    const apr_array_header_t *vals;
+    int i;
+
+    if (!rule->re) {
+        return mtls_rule_apply(p, rule,
+                               mtls_field_first(p, rule->field, c, now));
+    }
+    /* The wanted SAN is often not the first (a SPIFFE ID after two other
+     * URIs): the first value, in certificate order, that the regex
+     * matches and that builds a usable user. */
+    vals = mtls_field_values(p, rule->field, c, now);
+    for (i = 0; i < vals->nelts; i++) {
+        const char *u = mtls_rule_apply(p, rule,
+                                        APR_ARRAY_IDX(vals, i, const char *));
+        if (u) {
+            return u;
+        }
+    }
+    return NULL;
 }
 
 void mtls_rule_groups(apr_pool_t *p, const mtls_rule_t *rule,

@@ -27,8 +27,9 @@ const char *mtls_rule_compile(apr_pool_t *p, const char *field,
 const char *mtls_rule_apply(apr_pool_t *p, const mtls_rule_t *rule,
                             const char *value);
 
-/** The user for this certificate: the rule applied to the field's first
- *  value (NULL when absent or not matching). */
+/** The user for this certificate: without a regex, the field's first
+ *  value; with one, the result for the first value of the field (in
+ *  certificate order) that matches.  NULL when none does. */
 const char *mtls_rule_user(apr_pool_t *p, const mtls_rule_t *rule,
                            const mtls_cert_t *c, apr_time_t now);
 

@@ -86,11 +86,16 @@ static void test_with_cert(apr_pool_t *p)
     if (!c) {
         goto leave;
     }
-    /* The user comes from the first value only. */
+    /* The user comes from the first value that matches. */
     r = rule(p, "san:email", "^(.+)@lab\\.example$", "$1");
     CHECK_STR(r ? mtls_rule_user(p, r, c, now) : NULL, "jdoe");
     r = rule(p, "san:email", "^john\\.(.+)@", "$1");
+    CHECK_STR(r ? mtls_rule_user(p, r, c, now) : NULL, "doe");
+    r = rule(p, "san:email", "^nobody@", "$0");
     CHECK(r && mtls_rule_user(p, r, c, now) == NULL);
+    /* Without a regex, the first value as it is. */
+    r = rule(p, "san:email", NULL, NULL);
+    CHECK_STR(r ? mtls_rule_user(p, r, c, now) : NULL, "jdoe@lab.example");
     r = rule(p, "subject:CN", NULL, NULL);
     CHECK_STR(r ? mtls_rule_user(p, r, c, now) : NULL, "Doe, John");
     r = rule(p, "san:uri", "^spiffe://lab\\.example/ns/([^/]+)/sa/([^/]+)$",
