@@ -35,6 +35,17 @@ typedef struct mtls_cert_t {
     const char *spki;             /* lower-case hex of SPKI DER digest */
     const char *not_after;        /* RFC 3339 UTC */
     apr_time_t not_after_time;
+    const char *not_before;       /* RFC 3339 UTC */
+    apr_time_t not_before_time;
+    apr_array_header_t *eku;      /* of const char *: short names or OIDs */
+    apr_array_header_t *eku_oids; /* the same as dotted OIDs, same order */
+    apr_array_header_t *policies; /* of const char *: dotted OIDs */
+    const char *sid;              /* AD SID (S-1-...), or NULL */
+    const char *ski;              /* lower-case hex, or NULL */
+    int ski_is_key_hash;          /* ski == sha1_pubkey (RFC 5280 method 1) */
+    const char *sha1_pubkey;      /* lower-case hex SHA-1 of the key bits */
+    const char *subject_flat;     /* canonical with every AVA its own RDN, */
+    const char *issuer_flat;      /* or NULL when equal to the canonical  */
     const unsigned char *der;
     apr_size_t der_len;
     const char *problem;          /* values that were dropped, or NULL */
@@ -52,6 +63,23 @@ apr_status_t mtls_cert_from_pem(apr_pool_t *p, const char *pem,
 /** Same from an OpenSSL certificate; @p x is not consumed. */
 apr_status_t mtls_cert_from_x509(apr_pool_t *p, X509 *x,
                                  mtls_cert_t **out, const char **err);
+
+/**
+ * Whether the certificate is outside its validity period at @p now:
+ * 0 when valid, 1 when past notAfter, -1 when before notBefore.
+ */
+int mtls_cert_out_of_validity(const mtls_cert_t *c, apr_time_t now);
+
+/** The dotted OID of an extended key usage given as a short name
+ *  ("clientAuth", "msSmartcardLogin", ...) or as a dotted OID; NULL when
+ *  unknown. */
+const char *mtls_eku_oid(apr_pool_t *p, const char *name);
+
+/** A dotted OID: digits and dots, at least two arcs, no empty arc. */
+int mtls_is_dotted_oid(const char *s);
+
+/** Whether @p sid is an AD security identifier ("S-1-5-21-...-1104"). */
+int mtls_is_sid(const char *sid);
 
 /** Whole days from @p now until notAfter (negative once expired). */
 long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now);

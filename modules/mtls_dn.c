@@ -299,6 +299,118 @@ static int hexval(char c)
     return -1;
 }
 
+const char *mtls_dn_flat_x509(apr_pool_t *p, const X509_NAME *name)
+{
+    int n = X509_NAME_entry_count(name), i, multi = 0;
+    apr_array_header_t *rdns;
+
+    for (i = 1; i < n && !multi; i++) {
+        multi = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, i))
+                == X509_NAME_ENTRY_set(X509_NAME_get_entry(name, i - 1));
+    }
+    if (!multi) {
+        return NULL;
+    }
+    rdns = apr_array_make(p, n, sizeof(char *));
+    for (i = n - 1; i >= 0; i--) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const char *oid = obj_to_oid(p, X509_NAME_ENTRY_get_object(e));
+        const char *why = NULL;
+        const char *v = entry_value(p, e, &why);
+        APR_ARRAY_PUSH(rdns, const char *) =
+            apr_pstrcat(p, oid ? oid : "0", "=",
+                        v ? canon_value(p, v) : "\\\x01", NULL);
+    }
+    return apr_array_pstrcat(p, rdns, ',');
+}
+
+/* Where the next attribute of a one-line DN starts: at a '/' followed by
+ * a known attribute type and '='.  Values may hold '/' themselves
+ * (OpenSSL does not escape it), so a '/' before anything else is text. */
+static const char *legacy_next(apr_pool_t *p, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            continue;
+        }
+        if (*s == '/') {
+            const char *t = s + 1;
+            while (apr_isalnum(*t) || *t == '.' || *t == '-') {
+                t++;
+            }
+            if (*t == '=' && t > s + 1
+                && mtls_attr_oid(p, apr_pstrmemdup(p, s + 1, t - s - 1))) {
+                return s;
+            }
+        }
+    }
+    return s;
+}
+
+static int hexval(char c);
+
+static const char *legacy_canon(apr_pool_t *p, const char *text,
+                                const char **canon)
+{
+    apr_array_header_t *rdns = apr_array_make(p, 4, sizeof(char *));
+    const char *s = text;
+    int i;
+
+    while (*s) {
+        const char *eq = strchr(s + 1, '='), *end, *oid, *v;
+        char *val, *o;
+
+        if (!eq) {
+            return apr_psprintf(p, "'%s' is not a DN: expected /TYPE=VALUE "
+                                "at '%s'", text, s);
+        }
+        oid = mtls_attr_oid(p, apr_pstrmemdup(p, s + 1, eq - s - 1));
+        if (!oid) {
+            return apr_psprintf(p, "'%s' is not a DN: unknown attribute "
+                                "type '%s'", text,
+                                apr_pstrmemdup(p, s + 1, eq - s - 1));
+        }
+        end = legacy_next(p, eq + 1);
+        o = val = apr_palloc(p, end - eq);
+        for (v = eq + 1; v < end; v++) {
+            if (*v == '\\' && (v[1] == 'x' || v[1] == 'X')
+                && v + 3 < end && hexval(v[2]) >= 0
+                && hexval(v[3]) >= 0) {
+                *o++ = (char)(hexval(v[2]) * 16 + hexval(v[3]));
+                v += 3;
+            }
+            else if (*v == '\\' && v + 1 < end) {
+                *o++ = *++v;
+            }
+            else {
+                *o++ = *v;
+            }
+        }
+        *o = '\0';
+        if ((apr_size_t)(o - val) != strlen(val)) {
+            return apr_psprintf(p, "'%s': a value holds NUL", text);
+        }
+        APR_ARRAY_PUSH(rdns, const char *) =
+            apr_pstrcat(p, oid, "=", canon_value(p, val), NULL);
+        s = end;
+    }
+    if (!rdns->nelts) {
+        return "empty DN";
+    }
+    /* One-line order is DER order; the canonical form is RFC 4514's. */
+    for (i = 0; i < rdns->nelts / 2; i++) {
+        const char **a = &APR_ARRAY_IDX(rdns, i, const char *);
+        const char **b = &APR_ARRAY_IDX(rdns, rdns->nelts - 1 - i,
+                                        const char *);
+        const char *t = *a;
+        *a = *b;
+        *b = t;
+    }
+    *canon = apr_array_pstrcat(p, rdns, ',');
+    return NULL;
+}
+
 const char *mtls_dn_canon(apr_pool_t *p, const char *text, const char **canon)
 {
     apr_array_header_t *rdns = apr_array_make(p, 4, sizeof(char *));
@@ -312,6 +424,9 @@ const char *mtls_dn_canon(apr_pool_t *p, const char *text, const char **canon)
     }
     if (!*s) {
         return "empty DN";
+    }
+    if (*s == '/') {
+        return legacy_canon(p, s, canon);
     }
     for (;;) {
         const char *start, *oid;

@@ -40,10 +40,22 @@ const char *mtls_dn_from_x509(apr_pool_t *p, const X509_NAME *name,
 const char *mtls_dn_canon_x509(apr_pool_t *p, const X509_NAME *name);
 
 /**
+ * The canonical form of @p name with every attribute its own RDN (as the
+ * OpenSSL one-line form writes it, which cannot tell "CN=a+UID=b" from
+ * "CN=a,UID=b"), or NULL when the name has no multi-valued RDN (then it
+ * equals mtls_dn_canon_x509()).
+ */
+const char *mtls_dn_flat_x509(apr_pool_t *p, const X509_NAME *name);
+
+/**
  * Parse an RFC 4514 string and return its canonical form in @p canon:
  * attribute types as dotted OIDs, values unescaped, trimmed, inner white
  * space collapsed and ASCII lower-cased, the AVAs of a multi-valued RDN
- * sorted.  Returns NULL or an error message.
+ * sorted.  A string that starts with '/' is OpenSSL's one-line form
+ * ("/C=DE/O=Lab/CN=alice", least specific first, "\xC3\xBC" for bytes
+ * outside ASCII, as mod_ssl's FakeBasicAuth and LegacyDNStringFormat
+ * write it); its canonical form is that of the same attributes in RFC
+ * 4514 order, each its own RDN.  Returns NULL or an error message.
  */
 const char *mtls_dn_canon(apr_pool_t *p, const char *text, const char **canon);
 

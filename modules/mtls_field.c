@@ -14,6 +14,9 @@ static const struct {
     { "serial", MTLS_F_SERIAL }, { "sha256", MTLS_F_SHA256 },
     { "spki", MTLS_F_SPKI }, { "not-after", MTLS_F_NOT_AFTER },
     { "days-left", MTLS_F_DAYS_LEFT }, { "verify", MTLS_F_VERIFY },
+    { "eku", MTLS_F_EKU }, { "policies", MTLS_F_POLICIES },
+    { "sid", MTLS_F_SID }, { "ski", MTLS_F_SKI },
+    { "sha1-pubkey", MTLS_F_SHA1_PUBKEY },
     { "user", MTLS_F_USER }, { "groups", MTLS_F_GROUPS },
     { "strength", MTLS_F_STRENGTH }, { "source", MTLS_F_SOURCE },
     { "ldap-dn", MTLS_F_LDAP_DN },
@@ -22,7 +25,8 @@ static const struct {
 
 #define FIELD_LIST "subject, issuer, subject:ATTR, issuer:ATTR, san:email, " \
     "san:dns, san:uri, san:ip, san:upn, serial, sha256, spki, not-after, " \
-    "days-left, verify, user, groups, strength, source, ldap-dn"
+    "days-left, verify, eku, policies, sid, ski, sha1-pubkey, user, groups, " \
+    "strength, source, ldap-dn"
 
 const char *mtls_field_parse(apr_pool_t *p, const char *spec,
                              const mtls_field_t **out)
@@ -72,7 +76,21 @@ const char *mtls_field_parse(apr_pool_t *p, const char *spec,
 
 int mtls_field_is_strong(const mtls_field_t *f)
 {
-    return f->kind == MTLS_F_SHA256 || f->kind == MTLS_F_SPKI;
+    return f->kind == MTLS_F_SHA256 || f->kind == MTLS_F_SPKI
+           || f->kind == MTLS_F_SHA1_PUBKEY;
+}
+
+int mtls_field_strong_for(const mtls_field_t *f, const mtls_cert_t *c,
+                          int sid_trusted)
+{
+    switch (f->kind) {
+    case MTLS_F_SKI:
+        return c->ski_is_key_hash;
+    case MTLS_F_SID:
+        return sid_trusted && c->sid != NULL;
+    default:
+        return mtls_field_is_strong(f);
+    }
 }
 
 int mtls_field_is_identity(const mtls_field_t *f)
@@ -106,6 +124,10 @@ apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,
     switch (f->kind) {
     case MTLS_F_SAN:
         return c->san[f->san_type];
+    case MTLS_F_EKU:
+        return c->eku;
+    case MTLS_F_POLICIES:
+        return c->policies;
     case MTLS_F_SUBJECT_ATTR:
     case MTLS_F_ISSUER_ATTR:
         out = apr_array_make(p, 2, sizeof(const char *));
@@ -119,6 +141,9 @@ apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_SPKI:      one = c->spki; break;
     case MTLS_F_NOT_AFTER: one = c->not_after; break;
     case MTLS_F_VERIFY:    one = c->verify; break;
+    case MTLS_F_SID:       one = c->sid; break;
+    case MTLS_F_SKI:       one = c->ski; break;
+    case MTLS_F_SHA1_PUBKEY: one = c->sha1_pubkey; break;
     case MTLS_F_DAYS_LEFT:
         one = apr_ltoa(p, mtls_cert_days_left(c, now));
         break;
@@ -144,6 +169,9 @@ const char *mtls_field_first(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_NOT_AFTER: return c->not_after;
     case MTLS_F_VERIFY:    return c->verify;
     case MTLS_F_DAYS_LEFT: return apr_ltoa(p, mtls_cert_days_left(c, now));
+    case MTLS_F_SID:       return c->sid;
+    case MTLS_F_SKI:       return c->ski;
+    case MTLS_F_SHA1_PUBKEY: return c->sha1_pubkey;
     default: {
         apr_array_header_t *v = mtls_field_values(p, f, c, now);
         return v->nelts ? APR_ARRAY_IDX(v, 0, const char *) : NULL;
@@ -202,6 +230,8 @@ const char *mtls_value_text(apr_pool_t *p, const mtls_field_t *f,
     case MTLS_F_SAN:
     case MTLS_F_SUBJECT_ATTR:
     case MTLS_F_ISSUER_ATTR:
+    case MTLS_F_EKU:
+    case MTLS_F_POLICIES:
         v = mtls_field_values(p, f, facts->cert, facts->now);
         return v->nelts == 1 ? APR_ARRAY_IDX(v, 0, const char *)
              : v->nelts ? mtls_list_join(p, v) : NULL;

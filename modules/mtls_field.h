@@ -23,6 +23,11 @@ typedef enum {
     MTLS_F_NOT_AFTER,
     MTLS_F_DAYS_LEFT,
     MTLS_F_VERIFY,
+    MTLS_F_EKU,
+    MTLS_F_POLICIES,
+    MTLS_F_SID,
+    MTLS_F_SKI,
+    MTLS_F_SHA1_PUBKEY,
     /* Identity values: what resolution made of the certificate. */
     MTLS_F_USER,
     MTLS_F_GROUPS,
@@ -87,8 +92,18 @@ apr_array_header_t *mtls_field_values(apr_pool_t *p, const mtls_field_t *f,
 const char *mtls_field_first(apr_pool_t *p, const mtls_field_t *f,
                              const mtls_cert_t *c, apr_time_t now);
 
-/** True when only this one certificate has the value (sha256, spki). */
+/** True when only this one certificate (or key) has the value, whatever
+ *  the certificate: sha256, spki, sha1-pubkey. */
 int mtls_field_is_strong(const mtls_field_t *f);
+
+/**
+ * Whether a user found by @p f in @p c is strong (SPEC §2): the fields of
+ * mtls_field_is_strong(); ski when it is the hash of the certificate's
+ * own key (RFC 5280 method 1, so no other key can carry it); sid when
+ * @p sid_trusted (the issuer is one MTLSTrustSIDFrom names).
+ */
+int mtls_field_strong_for(const mtls_field_t *f, const mtls_cert_t *c,
+                          int sid_trusted);
 
 /**
  * Join a list for a header or variable: ", " between items, an item

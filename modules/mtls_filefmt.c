@@ -111,8 +111,37 @@ static int continues_dn(apr_pool_t *p, const char *w)
     }
 }
 
-/* Parse "sha256:HEX", "spki:HEX", "issuer-serial:HEX/DN", "subject:DN"
- * into a normalised lookup key. */
+
+/* Lower-case hex of @p min..@p max bytes written in hex, colons allowed
+ * between digit pairs, any case. */
+static const char *hex_key(apr_pool_t *p, const char *text, int min, int max,
+                           const char **out)
+{
+    char *hex = apr_palloc(p, strlen(text) + 1), *o = hex;
+    const char *s;
+
+    for (s = text; *s; s++) {
+        if (*s == ':') {
+            continue;
+        }
+        if (!apr_isxdigit(*s)) {
+            return "not hex";
+        }
+        *o++ = apr_tolower(*s);
+    }
+    *o = '\0';
+    if ((o - hex) % 2 || (o - hex) / 2 < min || (o - hex) / 2 > max) {
+        return min == max
+            ? apr_psprintf(p, "want %d hex digits", 2 * min)
+            : apr_psprintf(p, "want %d to %d hex digit pairs", min, max);
+    }
+    *out = hex;
+    return NULL;
+}
+
+/* Parse "sha256:HEX", "spki:HEX", "sha1-pubkey:HEX", "ski:HEX",
+ * "sid:S-1-...", "issuer-serial:HEX/DN", "subject:DN" into a normalised
+ * lookup key. */
 static const char *parse_key(apr_pool_t *p, const char *word,
                              const char **key, mtls_key_kind_e *kind)
 {
@@ -145,6 +174,35 @@ static const char *parse_key(apr_pool_t *p, const char *word,
         *key = apr_pstrcat(p, "issuer-serial:", serial, "/", canon, NULL);
         return NULL;
     }
+    if (!strncasecmp(word, "sha1-pubkey:", 12)) {
+        if ((err = hex_key(p, word + 12, 20, 20, &hex))) {
+            return apr_psprintf(p, "'%s': %s", word, err);
+        }
+        *kind = MTLS_KEY_SHA1_PUBKEY;
+        *key = apr_pstrcat(p, "sha1-pubkey:", hex, NULL);
+        return NULL;
+    }
+    if (!strncasecmp(word, "ski:", 4)) {
+        if ((err = hex_key(p, word + 4, 1, 64, &hex))) {
+            return apr_psprintf(p, "'%s': %s", word, err);
+        }
+        *kind = MTLS_KEY_SKI;
+        *key = apr_pstrcat(p, "ski:", hex, NULL);
+        return NULL;
+    }
+    if (!strncasecmp(word, "sid:", 4)) {
+        char *sid = apr_pstrdup(p, word + 4);
+        if (*sid == 's') {
+            *sid = 'S';
+        }
+        if (!mtls_is_sid(sid)) {
+            return apr_psprintf(p, "'%s': a SID reads S-1-5-21-...-RID",
+                                word);
+        }
+        *kind = MTLS_KEY_SID;
+        *key = apr_pstrcat(p, "sid:", sid, NULL);
+        return NULL;
+    }
     if (!strncasecmp(word, "subject:", 8)) {
         if ((err = mtls_dn_canon(p, word + 8, &canon))) {
             return err;
@@ -154,6 +212,7 @@ static const char *parse_key(apr_pool_t *p, const char *word,
         return NULL;
     }
     return apr_psprintf(p, "unknown key '%s': write sha256:HEX, spki:HEX, "
+                        "sha1-pubkey:HEX, ski:HEX, sid:S-1-..., "
                         "\"issuer-serial:HEX/ISSUER-DN\" or \"subject:DN\"",
                         word);
 }
@@ -166,6 +225,13 @@ const char *mtls_map_cert_key(apr_pool_t *p, const mtls_cert_t *c,
         return apr_pstrcat(p, "sha256:", c->sha256, NULL);
     case MTLS_KEY_SPKI:
         return apr_pstrcat(p, "spki:", c->spki, NULL);
+    case MTLS_KEY_SHA1_PUBKEY:
+        return c->sha1_pubkey
+               ? apr_pstrcat(p, "sha1-pubkey:", c->sha1_pubkey, NULL) : NULL;
+    case MTLS_KEY_SKI:
+        return c->ski ? apr_pstrcat(p, "ski:", c->ski, NULL) : NULL;
+    case MTLS_KEY_SID:
+        return c->sid ? apr_pstrcat(p, "sid:", c->sid, NULL) : NULL;
     case MTLS_KEY_ISSUER_SERIAL:
         return apr_pstrcat(p, "issuer-serial:", c->serial, "/",
                            c->issuer_canon, NULL);
@@ -300,6 +366,111 @@ const char *mtls_map_parse(apr_pool_t *p, const char *fname,
     return NULL;
 }
 
+/* A grid-mapfile line: '"DN" user1,user2' (or an unquoted DN without
+ * blanks); the first account is the user, as Globus takes it. */
+static const char *gridmap_line(apr_pool_t *p, const char *line,
+                                const char **key, mtls_map_entry_t *e)
+{
+    const char *s = line, *dn, *canon, *err, *users, *comma;
+
+    dn = mtls_getword_conf(p, &s);
+    if ((err = mtls_dn_canon(p, dn, &canon))) {
+        return err;
+    }
+    users = mtls_getword_conf(p, &s);
+    if (*s && *s != '#') {
+        return apr_psprintf(p, "write \"DN\" user1,user2 (found '%s' after "
+                            "the accounts)", s);
+    }
+    comma = strchr(users, ',');
+    e->user = comma ? apr_pstrmemdup(p, users, comma - users) : users;
+    if (!*e->user || *e->user == '#') {
+        return "DN without an account: write \"DN\" user1,user2";
+    }
+    e->kind = MTLS_KEY_SUBJECT;
+    *key = apr_pstrcat(p, "subject:", canon, NULL);
+    return NULL;
+}
+
+/* An htpasswd line of SSLOptions +FakeBasicAuth: the user name is the
+ * subject's one-line DN, and stays the user.  Split at the last ':' (no
+ * password hash holds one; a DN may). */
+static const char *fakebasic_line(apr_pool_t *p, const char *line,
+                                  const char **key, mtls_map_entry_t *e)
+{
+    const char *colon = strrchr(line, ':'), *canon, *err;
+    char *user;
+
+    while (apr_isspace(*line)) {
+        line++;
+    }
+    if (!colon || colon <= line) {
+        return "expected USER:PASSWORD-HASH (an htpasswd line)";
+    }
+    user = apr_pstrmemdup(p, line, colon - line);
+    if (*user != '/') {
+        return apr_psprintf(p, "'%s' is not a one-line DN (/C=../CN=..) as "
+                            "FakeBasicAuth makes user names", user);
+    }
+    if ((err = mtls_dn_canon(p, user, &canon))) {
+        return err;
+    }
+    e->user = user;
+    e->kind = MTLS_KEY_SUBJECT;
+    *key = apr_pstrcat(p, "subject:", canon, NULL);
+    return NULL;
+}
+
+const char *mtls_map_parse_format(apr_pool_t *p, const char *fname,
+                                  const char *text, mtls_map_format_e format,
+                                  mtls_map_t **out)
+{
+    mtls_map_t *m;
+    char *line;
+    int lineno = 0;
+
+    if (format == MTLS_MAPFMT_MAP || format == MTLS_MAPFMT_DENY) {
+        return mtls_map_parse(p, fname, text, format == MTLS_MAPFMT_DENY,
+                              out);
+    }
+    *out = NULL;
+    m = apr_pcalloc(p, sizeof(*m));
+    m->by_key = apr_hash_make(p);
+    while (next_line(p, &text, &line)) {
+        const char *key = NULL, *err;
+        mtls_map_entry_t *e;
+        const mtls_map_entry_t *dup;
+
+        lineno++;
+        if (blank_or_comment(line)) {
+            continue;
+        }
+        if (has_control(line)) {
+            return apr_psprintf(p, "%s:%d: control character in line",
+                                fname, lineno);
+        }
+        if (format == MTLS_MAPFMT_GRIDMAP && !quotes_balanced(line)) {
+            return apr_psprintf(p, "%s:%d: unterminated quote", fname, lineno);
+        }
+        e = apr_pcalloc(p, sizeof(*e));
+        e->line = lineno;
+        e->groups = apr_array_make(p, 1, sizeof(const char *));
+        err = format == MTLS_MAPFMT_GRIDMAP ? gridmap_line(p, line, &key, e)
+                                            : fakebasic_line(p, line, &key, e);
+        if (err) {
+            return apr_psprintf(p, "%s:%d: %s", fname, lineno, err);
+        }
+        if ((dup = apr_hash_get(m->by_key, key, APR_HASH_KEY_STRING))) {
+            return apr_psprintf(p, "%s:%d: DN already given on line %d",
+                                fname, lineno, dup->line);
+        }
+        apr_hash_set(m->by_key, key, APR_HASH_KEY_STRING, e);
+        m->entries++;
+    }
+    *out = m;
+    return NULL;
+}
+
 const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,
                                         const mtls_cert_t *c)
 {
@@ -309,9 +480,9 @@ const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,
         return NULL;
     }
     for (kind = 0; kind < MTLS_KEY_COUNT; kind++) {
+        const char *key = mtls_map_cert_key(p, c, kind);
         const mtls_map_entry_t *e =
-            apr_hash_get(m->by_key, mtls_map_cert_key(p, c, kind),
-                         APR_HASH_KEY_STRING);
+            key ? apr_hash_get(m->by_key, key, APR_HASH_KEY_STRING) : NULL;
         int i;
         if (e) {
             return e;
@@ -330,8 +501,41 @@ const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,
                 return e;
             }
         }
+        /* One-line DNs cannot tell "CN=a+UID=b" from "CN=a,UID=b": a
+         * name with a multi-valued RDN is also looked up flattened. */
+        if (kind == MTLS_KEY_SUBJECT && c->subject_flat) {
+            key = apr_pstrcat(p, "subject:", c->subject_flat, NULL);
+        }
+        else if (kind == MTLS_KEY_ISSUER_SERIAL && c->issuer_flat) {
+            key = apr_pstrcat(p, "issuer-serial:", c->serial, "/",
+                              c->issuer_flat, NULL);
+        }
+        else {
+            continue;
+        }
+        if ((e = apr_hash_get(m->by_key, key, APR_HASH_KEY_STRING))) {
+            return e;
+        }
     }
     return NULL;
+}
+
+int mtls_map_entry_strong(const mtls_map_entry_t *e, const mtls_cert_t *c,
+                          int sid_trusted)
+{
+    switch (e->kind) {
+    case MTLS_KEY_SHA256:
+    case MTLS_KEY_SPKI:
+    case MTLS_KEY_SHA1_PUBKEY:
+    case MTLS_KEY_ISSUER_SERIAL:
+        return 1;
+    case MTLS_KEY_SKI:
+        return c->ski_is_key_hash;
+    case MTLS_KEY_SID:
+        return sid_trusted;
+    default:
+        return 0;
+    }
 }
 
 const char *mtls_groupfile_parse(apr_pool_t *p, const char *fname,

@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/objects.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 
 #include "unit.h"
 
@@ -296,6 +297,47 @@ X509 *unit_cert_ipv6(EVP_PKEY *key, const unsigned char (*addrs)[16], int n)
     }
     X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT);
     GENERAL_NAMES_free(gens);
+    X509_sign(x, key, EVP_sha256());
+    return x;
+}
+
+X509 *unit_cert_ext(EVP_PKEY *key, const char *const *exts,
+                    const char *const *uris, const char *not_before,
+                    const char *not_after)
+{
+    static const char *const dn[] = { "CN=ext", NULL };
+    X509 *x = unit_cert_simple(key, "05", not_after, dn);
+    X509V3_CTX ctx;
+    CONF *conf = NCONF_new(NULL);   /* empty: some extensions want one */
+    int i;
+
+    ASN1_TIME_set_string_X509(X509_getm_notBefore(x), not_before);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509V3_set_nconf(&ctx, conf);
+    for (i = 0; exts && exts[i]; i++) {
+        char *name = strdup(exts[i]), *eq = strchr(name, '=');
+        X509_EXTENSION *e;
+        *eq = '\0';
+        e = X509V3_EXT_nconf(conf, &ctx, name, eq + 1);
+        if (!e) {
+            fprintf(stderr, "bad extension %s\n", exts[i]);
+            ERR_print_errors_fp(stderr);
+            abort();
+        }
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+        free(name);
+    }
+    if (uris && uris[0]) {
+        GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+        for (i = 0; uris[i]; i++) {
+            sk_GENERAL_NAME_push(gens, gn_ia5(GEN_URI, uris[i], -1));
+        }
+        X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+                          X509V3_ADD_DEFAULT);
+        GENERAL_NAMES_free(gens);
+    }
+    NCONF_free(conf);
     X509_sign(x, key, EVP_sha256());
     return x;
 }

@@ -283,7 +283,8 @@ static const char *const fields[] = {
     "subject", "issuer", "subject:CN", "subject:OU", "subject:O",
     "subject:UID", "subject:DC", "subject:emailAddress", "issuer:CN",
     "subject:2.5.4.5", "san:email", "san:dns", "san:uri", "san:ip",
-    "san:upn", "serial", "sha256", "spki", "not-after", "days-left", NULL
+    "san:upn", "serial", "sha256", "spki", "not-after", "days-left", "eku",
+    "policies", "sid", "ski", "sha1-pubkey", NULL
 };
 
 /* The RFC 4514 text of a name parses to its canonical form, when every

@@ -43,6 +43,7 @@ int main(int argc, const char *const *argv)
     test_ldapfilter(p);
     test_fwd(p);
     test_crl(p);
+    test_realpki(p);
 
     /* The corpus sits next to the runner: t/unit/corpus/<target>/. */
     slash = strrchr(argv[0], '/');

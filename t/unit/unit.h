@@ -70,6 +70,7 @@ void test_hdrfmt(apr_pool_t *p);
 void test_ldapfilter(apr_pool_t *p);
 void test_fwd(apr_pool_t *p);
 void test_crl(apr_pool_t *p);
+void test_realpki(apr_pool_t *p);
 void test_corpus(apr_pool_t *p, const char *dir);
 
 /* Certificates made at run time (certgen.c). */
@@ -117,6 +118,17 @@ X509 *unit_cert_twin(X509 *x, EVP_PKEY *issuer_key);
 
 /** The SHA-256 of @p x's DER, lower-case hex. */
 const char *unit_sha256(apr_pool_t *p, X509 *x);
+
+/**
+ * A self-signed certificate "CN=ext" with the extensions @p exts
+ * ("NAME=VALUE" as in an openssl extension file, one extension each; the
+ * value "DER:HEX" gives raw content), the URI SANs @p uris (commas allowed),
+ * validity @p not_before .. @p not_after ("YYYYMMDDHHMMSSZ"); lists are
+ * NULL-terminated and may be NULL.
+ */
+X509 *unit_cert_ext(EVP_PKEY *key, const char *const *exts,
+                    const char *const *uris, const char *not_before,
+                    const char *not_after);
 
 /** Lower-case hex of @p n bytes. */
 const char *unit_hex(apr_pool_t *p, const unsigned char *d, size_t n);
