@@ -34,9 +34,15 @@ static const command_rec mtls_cmds[] = {
                    RSRC_CONF | ACCESS_CONF,
                    "FIELD [REGEX TEMPLATE]: every matching value of a "
                    "certificate field becomes a group"),
-    AP_INIT_TAKE1("MTLSUserMapFile", mtls_cmd_file, FILE_KIND(MTLS_FILE_MAP),
-                  RSRC_CONF | ACCESS_CONF,
-                  "file of 'KEY USER [GROUP ...]' lines, or none"),
+    AP_INIT_TAKE12("MTLSUserMapFile", mtls_cmd_map_file, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "PATH [map|gridmap|fakebasicauth]: file of 'KEY USER "
+                   "[GROUP ...]' lines (or a grid-mapfile, or the htpasswd "
+                   "file of SSLOptions +FakeBasicAuth), or none"),
+    AP_INIT_ITERATE("MTLSTrustSIDFrom", mtls_cmd_trust_sid_from, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "ISSUER-DN...: issuing CAs whose AD SID (security "
+                    "extension or SAN URL) makes a strong mapping"),
     AP_INIT_TAKE1("MTLSGroupFile", mtls_cmd_file, FILE_KIND(MTLS_FILE_GROUP),
                   RSRC_CONF | ACCESS_CONF,
                   "file of 'group: user ...' lines (AuthGroupFile format), "

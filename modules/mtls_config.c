@@ -9,6 +9,7 @@
 #include "mtls_rule.h"
 #include "mtls_directory.h"
 #include "mtls_proxy.h"
+#include "mtls_dn.h"
 
 void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -41,6 +42,7 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                                      : base->deny_list;
     dc->crl = (add->files_set & MTLS_SET_CRL) ? add->crl : base->crl;
     dc->files_set = base->files_set | add->files_set;
+    dc->sid_issuers = MERGE_PTR(sid_issuers);
     dc->require_strong = MERGE_INT(require_strong);
     dc->error_detail = MERGE_INT(error_detail);
     dc->mode = MERGE_INT(mode);
@@ -158,6 +160,22 @@ const char *mtls_cmd_crl_stale(cmd_parms *cmd, void *dcv, const char *arg)
     else {
         return "MTLSCRLStale takes allow or deny";
     }
+    return NULL;
+}
+
+const char *mtls_cmd_trust_sid_from(cmd_parms *cmd, void *dcv,
+                                    const char *dn)
+{
+    mtls_dir_conf_t *dc = dcv;
+    const char *canon, *err;
+
+    if ((err = mtls_dn_canon(cmd->pool, dn, &canon))) {
+        return apr_pstrcat(cmd->pool, "MTLSTrustSIDFrom: ", err, NULL);
+    }
+    if (!dc->sid_issuers) {
+        dc->sid_issuers = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(dc->sid_issuers, const char *) = canon;
     return NULL;
 }
 

@@ -27,6 +27,7 @@ typedef struct {
     mtls_watched_t *crl;               /* MTLSCRL: an mtls_crl_set_t */
     int files_set;                     /* bit per file: set here ("none" too) */
     struct mtls_directory_conf_t *directory;  /* MTLSLDAP*, MTLSCache* */
+    apr_array_header_t *sid_issuers;   /* canonical DNs, MTLSTrustSIDFrom */
     int require_strong;
     int error_detail;
     int mode;
@@ -89,6 +90,10 @@ const char *mtls_cmd_user_from(cmd_parms *cmd, void *dc, const char *field,
 /** MTLSGroupFrom FIELD [REGEX TEMPLATE]: compiles and appends a rule. */
 const char *mtls_cmd_group_from(cmd_parms *cmd, void *dc, const char *field,
                                 const char *regex, const char *tmpl);
+
+/** MTLSTrustSIDFrom ISSUER-DN...: the CAs whose AD SIDs count as strong. */
+const char *mtls_cmd_trust_sid_from(cmd_parms *cmd, void *dc,
+                                    const char *dn);
 
 /** MTLSRequireStrength weak|strong. */
 const char *mtls_cmd_require_strength(cmd_parms *cmd, void *dc,

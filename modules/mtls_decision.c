@@ -66,6 +66,15 @@ static const struct {
     [MTLS_R_FINGERPRINT_MISMATCH] = { "This certificate is not one of those accepted here.",
         "This location accepts only certain certificates (pinned by "
         "fingerprint). Use one of them." },
+    [MTLS_R_EKU_MISMATCH] = { "This certificate is not issued for this use.",
+        "This location accepts only certificates whose extended key usage "
+        "includes one it names (e.g. clientAuth or smart-card logon). "
+        "Use a certificate issued for that purpose, or ask the "
+        "administrator which one to use." },
+    [MTLS_R_POLICY_MISMATCH] = { "This certificate was not issued under a policy accepted here.",
+        "This location accepts only certificates issued under certain "
+        "certificate policies (e.g. a smart-card or government PKI "
+        "policy). Use a certificate from that PKI." },
     [MTLS_R_DIRECTORY_UNAVAILABLE] = { "The user directory is unavailable.",
         "Try again in a moment." },
 };

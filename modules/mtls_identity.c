@@ -299,6 +299,34 @@ static const mtls_peer_t *peer_locked(request_rec *r, mtls_conn_state_t *cs)
     return cs->peer;
 }
 
+/* A certificate that was valid at the handshake may have expired since
+ * (a long keep-alive or HTTP/2 connection, a resumed TLS session, which
+ * mod_ssl does not verify again): per request, one time comparison; once
+ * outside its validity the request sees the peer as not verified, with
+ * the date in the detail.  The connection's peer stays as it is. */
+static const mtls_peer_t *still_valid(request_rec *r, const mtls_peer_t *peer)
+{
+    mtls_peer_t *view;
+    int out;
+
+    if (peer->state != MTLS_PEER_VERIFIED
+        || !(out = mtls_cert_out_of_validity(peer->cert, r->request_time))) {
+        return peer;
+    }
+    view = apr_pmemdup(r->pool, peer, sizeof(*view));
+    view->state = MTLS_PEER_UNVERIFIED;
+    view->verify_detail = out > 0
+        ? apr_pstrcat(r->pool, "certificate has expired (notAfter ",
+                      peer->cert->not_after, ", since the TLS handshake)",
+                      NULL)
+        : apr_pstrcat(r->pool, "certificate is not yet valid (notBefore ",
+                      peer->cert->not_before, ")", NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "MTLS6001: client certificate %s: %s", peer->cert->subject,
+                  view->verify_detail);
+    return view;
+}
+
 const mtls_peer_t *mtls_peer_get(request_rec *r)
 {
     struct mtls_req_identity *ri = req_identity(r, 1);
@@ -317,6 +345,9 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
         if (!ri->peer) {
             ri->peer = tls;
         }
+        /* Forwarded or direct, a certificate that has expired since it
+         * was verified gives no identity. */
+        ri->peer = still_valid(r, ri->peer);
     }
     return ri->peer;
 }
@@ -404,6 +435,7 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     group = acquire(dc->group_file, &src.group_file);
     src.user_rules = dc->user_rules;
     src.group_rules = dc->group_rules;
+    src.sid_issuers = dc->sid_issuers;
     if (mtls_directory_enabled(dc->directory)) {
         memcpy(src.directory, mtls_directory_digest(dc->directory),
                sizeof(src.directory));
@@ -491,6 +523,7 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
     group = acquire(dc->group_file, &src.group_file);
     src.user_rules = dc->user_rules;
     src.group_rules = dc->group_rules;
+    src.sid_issuers = dc->sid_issuers;
     if (mtls_directory_enabled(dc->directory)) {
         memcpy(src.directory, mtls_directory_digest(dc->directory),
                sizeof(src.directory));

@@ -17,6 +17,8 @@ static const char *const reason_names[MTLS_R_COUNT] = {
     [MTLS_R_ISSUER_MISMATCH] = "issuer-mismatch",
     [MTLS_R_SAN_MISMATCH] = "san-mismatch",
     [MTLS_R_FINGERPRINT_MISMATCH] = "fingerprint-mismatch",
+    [MTLS_R_EKU_MISMATCH] = "eku-mismatch",
+    [MTLS_R_POLICY_MISMATCH] = "policy-mismatch",
     [MTLS_R_DIRECTORY_UNAVAILABLE] = "directory-unavailable",
 };
 

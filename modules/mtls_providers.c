@@ -1,5 +1,6 @@
 /* Require mtls-verified | mtls-user | mtls-group | mtls-subject |
- * mtls-issuer | mtls-san | mtls-fingerprint, and AuthType mtls.
+ * mtls-issuer | mtls-san | mtls-fingerprint | mtls-eku | mtls-policy,
+ * and AuthType mtls.
  * Arguments are parsed once, when the configuration is read, into a
  * record that also names the test to run: one check function serves
  * every provider. */
@@ -41,6 +42,7 @@ struct require_args_t {
     apr_array_header_t *sans;       /* of san_pattern_t */
     apr_hash_t *sha256s;            /* mtls-fingerprint: hex -> "" */
     apr_hash_t *spkis;
+    apr_array_header_t *oids;       /* mtls-eku, mtls-policy: dotted */
 };
 
 typedef struct {
@@ -165,6 +167,33 @@ static mtls_reason_e test_fingerprint(request_rec *r,
         return MTLS_R_NONE;
     }
     return MTLS_R_FINGERPRINT_MISMATCH;
+}
+
+/* Whether a list of dotted OIDs of the certificate holds one of @p a. */
+static int any_oid(const apr_array_header_t *have, const require_args_t *a)
+{
+    int i;
+
+    for (i = 0; i < have->nelts; i++) {
+        if (in_list(a->oids, APR_ARRAY_IDX(have, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static mtls_reason_e test_eku(request_rec *r, const mtls_identity_t *id,
+                              const require_args_t *a)
+{
+    return any_oid(id->peer->cert->eku_oids, a) ? MTLS_R_NONE
+                                                : MTLS_R_EKU_MISMATCH;
+}
+
+static mtls_reason_e test_policy(request_rec *r, const mtls_identity_t *id,
+                                 const require_args_t *a)
+{
+    return any_oid(id->peer->cert->policies, a) ? MTLS_R_NONE
+                                                : MTLS_R_POLICY_MISMATCH;
 }
 
 /* Every provider: the certificate must be there, verified and not
@@ -354,6 +383,58 @@ static const char *parse_fingerprints(cmd_parms *cmd, const char *line,
     return NULL;
 }
 
+/* mtls-eku NAME|OID... and mtls-policy OID...: dotted OIDs, compared
+ * with the certificate's as strings. */
+static const char *parse_oids(cmd_parms *cmd, const char *line,
+                              const void **parsed, int eku)
+{
+    require_args_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    apr_array_header_t *words = split_words(cmd, line);
+    int i;
+
+    if (!words->nelts) {
+        return eku ? "'Require mtls-eku' needs a usage: clientAuth, "
+                     "serverAuth, emailProtection, codeSigning, "
+                     "timeStamping, OCSPSigning, msSmartcardLogin, ... or a "
+                     "dotted OID"
+                   : "'Require mtls-policy' needs a policy OID "
+                     "(e.g. 2.16.840.1.101.3.2.1.3.13)";
+    }
+    a->test = eku ? test_eku : test_policy;
+    a->oids = apr_array_make(cmd->pool, words->nelts, sizeof(const char *));
+    for (i = 0; i < words->nelts; i++) {
+        const char *w = APR_ARRAY_IDX(words, i, const char *);
+        const char *oid = eku ? mtls_eku_oid(cmd->pool, w)
+                              : mtls_is_dotted_oid(w) ? mtls_eku_oid(cmd->pool, w)
+                                                      : NULL;
+        if (!oid) {
+            return eku
+                ? apr_psprintf(cmd->pool, "'Require mtls-eku %s': not an "
+                               "extended key usage name (clientAuth, "
+                               "serverAuth, emailProtection, codeSigning, "
+                               "timeStamping, OCSPSigning, msSmartcardLogin, "
+                               "...) nor a dotted OID", w)
+                : apr_psprintf(cmd->pool, "'Require mtls-policy %s': write "
+                               "the policy as a dotted OID", w);
+        }
+        APR_ARRAY_PUSH(a->oids, const char *) = oid;
+    }
+    *parsed = a;
+    return NULL;
+}
+
+static const char *parse_eku(cmd_parms *cmd, const char *line,
+                             const void **parsed)
+{
+    return parse_oids(cmd, line, parsed, 1);
+}
+
+static const char *parse_policy(cmd_parms *cmd, const char *line,
+                                const void **parsed)
+{
+    return parse_oids(cmd, line, parsed, 0);
+}
+
 static const char *parse_user_names(cmd_parms *cmd, const char *line,
                                     const void **parsed)
 {
@@ -413,10 +494,13 @@ void mtls_providers_register_hooks(apr_pool_t *p)
         { &check, &parse_issuer_dn },
         { &check, &parse_san },
         { &check, &parse_fingerprints },
+        { &check, &parse_eku },
+        { &check, &parse_policy },
     };
     static const char *const names[] = {
         "mtls-verified", "mtls-user", "mtls-group", "mtls-subject",
-        "mtls-issuer", "mtls-san", "mtls-fingerprint"
+        "mtls-issuer", "mtls-san", "mtls-fingerprint", "mtls-eku",
+        "mtls-policy"
     };
     size_t i;
 

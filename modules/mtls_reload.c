@@ -101,7 +101,13 @@ static const char *parse(apr_pool_t *p, mtls_file_kind_e kind,
     }
     else {
         mtls_map_t *m;
-        err = mtls_map_parse(p, path, text, kind == MTLS_FILE_DENY, &m);
+        err = mtls_map_parse_format(p, path, text,
+                                    kind == MTLS_FILE_DENY ? MTLS_MAPFMT_DENY
+                                    : kind == MTLS_FILE_GRIDMAP
+                                    ? MTLS_MAPFMT_GRIDMAP
+                                    : kind == MTLS_FILE_FAKEBASICAUTH
+                                    ? MTLS_MAPFMT_FAKEBASICAUTH
+                                    : MTLS_MAPFMT_MAP, &m);
         *data = m;
     }
     return err;
@@ -360,6 +366,8 @@ const char *mtls_cmd_file(cmd_parms *cmd, void *dcv, const char *path)
     }
     switch (kind) {
     case MTLS_FILE_MAP:
+    case MTLS_FILE_GRIDMAP:
+    case MTLS_FILE_FAKEBASICAUTH:
         dc->map_file = w;
         dc->files_set |= MTLS_SET_MAP;
         break;
@@ -398,6 +406,29 @@ const char *mtls_cmd_crl(cmd_parms *cmd, void *dcv, const char *crl,
     }
     dc->files_set |= MTLS_SET_CRL;
     return NULL;
+}
+
+const char *mtls_cmd_map_file(cmd_parms *cmd, void *dcv, const char *path,
+                              const char *format)
+{
+    mtls_file_kind_e kind = MTLS_FILE_MAP;
+
+    if (format && !strcasecmp(format, "gridmap")) {
+        kind = MTLS_FILE_GRIDMAP;
+    }
+    else if (format && !strcasecmp(format, "fakebasicauth")) {
+        kind = MTLS_FILE_FAKEBASICAUTH;
+    }
+    else if (format && strcasecmp(format, "map")) {
+        return apr_psprintf(cmd->pool, "MTLSUserMapFile %s %s: the format "
+                            "is map (default), gridmap or fakebasicauth",
+                            path, format);
+    }
+    if (format && !strcasecmp(path, "none")) {
+        return "MTLSUserMapFile none takes no format";
+    }
+    cmd->info = (void *)(long)kind;
+    return mtls_cmd_file(cmd, dcv, path);
 }
 
 /* The per-child watcher thread. */

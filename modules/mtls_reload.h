@@ -15,7 +15,9 @@ typedef enum {
     MTLS_FILE_GROUP,
     MTLS_FILE_DENY,
     MTLS_FILE_HMAC_KEY,       /* MTLSHeaderSignature; never world-readable */
-    MTLS_FILE_CRL             /* with its CA file: an mtls_crl_set_t */
+    MTLS_FILE_CRL,            /* with its CA file: an mtls_crl_set_t */
+    MTLS_FILE_GRIDMAP,        /* a map file in grid-mapfile format */
+    MTLS_FILE_FAKEBASICAUTH   /* a map file: FakeBasicAuth's htpasswd */
 } mtls_file_kind_e;
 
 typedef struct mtls_snapshot_t mtls_snapshot_t;
@@ -54,5 +56,10 @@ const char *mtls_cmd_file(cmd_parms *cmd, void *dc, const char *path);
  *  CA certificates that must sign them) into the scope. */
 const char *mtls_cmd_crl(cmd_parms *cmd, void *dc, const char *crl,
                          const char *ca);
+
+/** MTLSUserMapFile PATH [map|gridmap|fakebasicauth]: mtls_cmd_file() for
+ *  a map file of that format. */
+const char *mtls_cmd_map_file(cmd_parms *cmd, void *dc, const char *path,
+                              const char *format);
 
 #endif /* MTLS_RELOAD_H */

@@ -71,6 +71,23 @@ static apr_time_t rules_expire(const apr_array_header_t *rules,
     return expires;
 }
 
+/* Whether @p cert's AD SID may be believed: its issuer is one that
+ * MTLSTrustSIDFrom names. */
+static int sid_trusted(const mtls_sources_t *src, const mtls_cert_t *cert)
+{
+    int i;
+
+    for (i = 0; cert->sid && src->sid_issuers
+                && i < src->sid_issuers->nelts; i++) {
+        const char *dn = APR_ARRAY_IDX(src->sid_issuers, i, const char *);
+        if (!strcmp(dn, cert->issuer_canon)
+            || (cert->issuer_flat && !strcmp(dn, cert->issuer_flat))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 mtls_outcome_t *mtls_resolve(apr_pool_t *p, const mtls_cert_t *cert,
                              const mtls_sources_t *src, apr_time_t now,
                              apr_array_header_t *trace)
@@ -126,7 +143,8 @@ mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
         if ((e = mtls_map_lookup(p, src->map_file.data, cert))) {
             o->user = e->user;
             o->source = "map";
-            o->strong = e->kind != MTLS_KEY_SUBJECT;
+            o->strong = mtls_map_entry_strong(e, cert,
+                                              sid_trusted(src, cert));
             add_groups(o, e->groups);
             note(trace, p, "map file: line %d gives user %s (%s)", e->line,
                  e->user, o->strong ? "strong" : "weak");
@@ -144,7 +162,8 @@ mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
         if (u) {
             o->user = u;
             o->source = apr_psprintf(p, "rule:%d", i + 1);
-            o->strong = mtls_field_is_strong(mtls_rule_field(rule));
+            o->strong = mtls_field_strong_for(mtls_rule_field(rule), cert,
+                                              sid_trusted(src, cert));
         }
         note(trace, p, "rule:%d (%s): %s", i + 1,
              mtls_rule_field(rule)->name, u ? u : "no match");

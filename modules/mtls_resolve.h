@@ -35,6 +35,9 @@ typedef struct {
     const apr_array_header_t *user_rules;    /* of mtls_rule_t * */
     mtls_loaded_t group_file;                /* mtls_groupfile_t */
     const apr_array_header_t *group_rules;   /* of mtls_rule_t * */
+    const apr_array_header_t *sid_issuers;   /* canonical issuer DNs whose
+                                                AD SIDs are strong
+                                                (MTLSTrustSIDFrom) */
     /* The directory (SPEC §4), after the rules: a digest of its settings
      * (all zero: no directory).  How to ask it is passed beside, as an
      * mtls_asker_t, because a merged scope's settings live in a request. */

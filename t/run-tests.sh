@@ -97,7 +97,7 @@ for mpm in $MPMS; do
         echo "ServerRoot /etc/apache2"
         echo "TypesConfig /etc/mime.types"
         echo "LoadModule mpm_${mpm}_module $MODDIR/mod_mpm_$mpm.so"
-        for m in authz_core authn_core authz_user authz_host access_compat \
+        for m in authz_core authn_core authn_file auth_basic authz_user authz_host access_compat \
                  socache_shmcb socache_memcache socache_redis ssl http2 \
                  headers env setenvif mime dir alias rewrite proxy proxy_http \
                  ldap authnz_ldap status log_config include macro $cgi; do

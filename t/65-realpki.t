@@ -1,0 +1,187 @@
+# Mapping for real PKIs (issue 12): the first value that matches, EKU and
+# policy rules, the AD strong forms, one-line DNs in map files, grid-mapfiles
+# and FakeBasicAuth files, and certificates that expire while a kept-alive
+# HTTP/1.1 connection, an HTTP/2 connection or a resumed TLS session is in
+# use.  Certificates: t/pki/extra/realpki.sh; configuration:
+# t/conf/mtls-realpki.conf.in (vhost mtls_pki).
+use strict;
+use warnings FATAL => 'all';
+use FindBin; use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use Apache::TestConfig ();
+use MTLSTest;
+use File::Temp qw(tempdir);
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+
+my $mpm = Apache::Test::config()->httpd_mpm || '';
+my $h2 = $mpm ne 'prefork';   # mod_http2 stays inactive under prefork
+my $port = MTLSTest::port('mtls_pki');
+my %fact = do { open my $f, '<', pki('realpki.facts') or die; map { chomp; split /=/, $_, 2 } <$f> };
+
+plan tests => 146;
+
+# GET PATH as WHO on vhost mtls_pki: [code, env, X-MTLS-Deny, JSON body]
+sub req {
+    my ($who, $path, %o) = @_;
+    my $res = GET_as($who, $path, vhost => 'mtls_pki', json => 1, %o);
+    return [$res->code, env_of($res), $res->header('X-MTLS-Deny') // '',
+            $res->is_success ? {} : json_of($res), $res];
+}
+sub grant {   # grant WHO PATH USER [STRENGTH [SOURCE [GROUPS]]]
+    my ($who, $path, $user, $strength, $source, $groups) = @_;
+    my $r = req($who, uniq($path));
+    my $e = $r->[1];
+    is($r->[0], 200, "$who $path: granted");
+    is($e->{MTLS_USER} // '(none)', $user // '(none)', "$who $path: user");
+    is($e->{MTLS_STRENGTH} // '', $strength, "$who $path: $strength") if defined $strength;
+    is($e->{MTLS_SOURCE} // '', $source, "$who $path: source $source") if defined $source;
+    is($e->{MTLS_GROUPS} // '', $groups, "$who $path: groups") if defined $groups;
+}
+sub refuse {   # refuse WHO PATH REASON: 403 with the reason and its hint
+    my ($who, $path, $reason, $hint) = @_;
+    my $r = req($who, uniq($path));
+    is("$r->[0] $r->[2]", "403 $reason", "$who $path: 403 $reason");
+    like($r->[3]{hint} // '', $hint, "$who $path: the hint for $reason") if $hint;
+}
+
+# ---- the first value that matches -------------------------------------------
+grant(multiuri => '/first/uri', 'api.prod', 'weak', 'rule:1', 'svc, prod');
+grant(multiuri => '/first/plain', 'https://lab.example/svc/api');
+grant(twodns => '/first/dns', 'api');
+grant(alice => '/first/uri', undef);
+
+# ---- EKU ---------------------------------------------------------------------
+grant(alice => '/eku/client', 'alice');
+grant(dualeku => '/eku/client', 'partner.example');
+grant(dualeku => '/eku/server', 'partner.example');
+grant(smartcard => '/eku/card', 'smartcard');
+refuse(noeku => '/eku/client', 'eku-mismatch', qr/extended key usage/);
+refuse(alice => '/eku/card', 'eku-mismatch');
+refuse(alice => '/eku/server', 'eku-mismatch');
+# no EKU at all: OpenSSL accepts it for any purpose, so it arrives verified
+grant(noeku => '/', 'noeku');
+grant(smartcard => '/eku/fields', 'msSmartcardLogin', 'weak', 'rule:1',
+      'clientAuth, msSmartcardLogin');
+{
+    # a certificate without clientAuth never arrives: mod_ssl ends the
+    # handshake (what a public CA's server-only certificate runs into)
+    my $mark = log_mark();
+    my $p = uniq('/eku/server');
+    my $res = GET_as(serveronly => $p, vhost => 'mtls_pki', ua => fresh_ua('serveronly'));
+    ok($res->code != 200 && $res->code != 403, 'serverAuth only: no HTTP answer (' . $res->code . ')');
+    ok(scalar(log_wait($mark, qr/Certificate Verification: Error \(26\): unsuitable certificate purpose/)),
+       'serverAuth only: mod_ssl refused the handshake: unsuitable certificate purpose');
+}
+
+# ---- certificate policies ----------------------------------------------------------
+grant(policies => '/policy/gov', 'policies');
+refuse(smartcard => '/policy/gov', 'policy-mismatch', qr/certificate policies/);
+grant(smartcard => '/policy/card', 'smartcard');
+refuse(alice => '/policy/card', 'policy-mismatch');
+grant(policies => '/policy/groups', 'policies', undef, undef, 'lab-policy-2, gov');
+grant(smartcard => '/policy/groups', 'smartcard', undef, undef, 'lab-policy-1');
+refuse(alice => '/policy/groups', 'group-mismatch');
+grant(policies => '/policy/both', 'policies');
+refuse(smartcard => '/policy/both', 'policy-mismatch');
+
+# ---- AD strong forms --------------------------------------------------------------
+grant(adsid => '/ad/sid', $fact{sid}, 'weak', 'rule:1');
+grant(adsid => '/ad/sid/trusted', $fact{sid}, 'strong', 'rule:1');
+# the same SID from a CA the server trusts, but not for SIDs
+grant(adsidroot => '/ad/sid/trusted', $fact{sid}, 'weak');
+refuse(adsidroot => '/ad/sid/strong', 'weak-mapping');
+grant(adsid => '/ad/sid/strong', $fact{sid}, 'strong');
+grant(adsid => '/ad/ski', $fact{'adsid.ski'}, 'strong');        # SKI = hash of its key
+grant(chosenski => '/ad/ski', $fact{'chosenski.ski'}, 'weak');  # SKI the CA chose
+grant(chosenski => '/ad/sha1', $fact{'chosenski.sha1key'}, 'strong');
+grant(alice => '/ad/sid', undef);
+
+# ---- map-file keys, one-line DNs, grid-mapfile, FakeBasicAuth ---------------------
+grant(adsid => '/map', 'adsid-user', 'weak', 'map', 'ad-users');
+grant(adsid => '/map/trusted', 'adsid-user', 'strong', 'map');
+grant(chosenski => '/map', 'chosen-user', 'weak', 'map');
+grant(noeku => '/map', 'noeku-user', 'strong', 'map');
+grant(dualeku => '/map', 'partner-user', 'strong', 'map');
+grant(comma => '/map', 'doe-legacy', 'weak', 'map');
+grant(utf8 => '/map', 'juergen-legacy', 'weak', 'map');
+grant(alice => '/map', undef);
+grant(comma => '/grid', 'jdoe', 'weak', 'map');
+grant(utf8 => '/grid', 'juergen', 'weak', 'map');
+grant(alice => '/grid', 'alice', 'weak', 'map');
+grant(bob => '/grid', undef);
+for (['alice', '/O=Lab/OU=admins/CN=alice'], ['comma', '/O=Lab, Inc./OU=dev/CN=Doe, John'],
+     ['utf8', '/O=Lab/CN=J\\xC3\\xBCrgen \\xC3\\x84']) {
+    my ($who, $dn) = @$_;
+    my $ours = req($who, uniq('/fba'));
+    my $theirs = req($who, uniq('/fba-modssl'));
+    is($theirs->[1]{REMOTE_USER} // '', $dn, "$who: mod_ssl's FakeBasicAuth user is the one-line DN");
+    is("$ours->[0] " . ($ours->[1]{REMOTE_USER} // ''), "200 $dn",
+       "$who: MTLSUserMapFile fakebasicauth gives the same user from the same file");
+}
+refuse(bob => '/fba', 'unmapped');
+refuse(twodns => '/deny', 'denylisted');
+grant(multiuri => '/deny', 'multiuri');
+
+# ---- expiry while connections and sessions live ------------------------------------
+{
+    my $dir = tempdir(CLEANUP => 1);
+    my $name = "short$$";
+    my $valid = 6;
+    chomp(my $end = `sh '@{[pki('mkshort.sh')]}' $name $valid`);
+    ok($end =~ /^\d+$/, "a certificate valid for $valid seconds (until $end)");
+    my $na = strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $end);
+    my $wait = $end - time + 2.5;
+    my @base = ('curl', '-s', '--cacert', pki('ca-bundle.crt'), '--cert', pki("$name.crt"),
+                '--key', pki("$name.key"), '-H', 'Accept: application/json');
+    my $u = sub { sprintf 'https://localhost:%d%s', $port, $_[0] };
+    my $w = '%{http_code} %{http_version} %{num_connects} %header{x-mtls-deny}\n';
+    my @pids;
+    for my $proto ('http1.1', $h2 ? ('http2') : ()) {
+        my @cmd = (@base, "--$proto",
+                   '-o', "$dir/$proto.1", '-w', $w, $u->(uniq('/sleep') . "?$wait"),
+                   '-o', "$dir/$proto.2", '-w', $w, $u->(uniq('/after')));
+        my $pid = fork // die;
+        if (!$pid) {
+            open STDOUT, '>', "$dir/$proto.out" or die; exec @cmd; die "exec: $!";
+        }
+        push @pids, $pid;
+    }
+    # a TLS 1.2 session, saved before the certificate expires ...
+    my $get = "GET /open HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    my $sc = sub {
+        my ($out, @args) = @_;
+        open my $in, '>', "$dir/req" or die; print $in $get; close $in;
+        system("openssl s_client -connect 127.0.0.1:$port -servername localhost -tls1_2 "
+               . "-CAfile '@{[pki('ca-bundle.crt')]}' -ign_eof @args < $dir/req > $dir/$out 2>&1");
+        local $/; open my $f, '<', "$dir/$out" or return ''; scalar <$f>;
+    };
+    my $first = $sc->('s1', "-cert '@{[pki(\"$name.crt\")]}' -key '@{[pki(\"$name.key\")]}' -sess_out $dir/sess");
+    like($first, qr{^HTTP/1\.1 200}m, 'session: granted before expiry');
+    like($first, qr{^MTLS_USER=$name$}m, 'session: the short-lived certificate maps');
+    # ... and resumed after it expired: mod_ssl verifies nothing again
+    sleep 0.1 while time < $end + 1.5;
+    my $mark = log_mark();
+    my $again = $sc->('s2', "-sess_in $dir/sess");
+    like($again, qr/^Reused, TLSv1\.2/m, 'session: resumed after expiry');
+    like($again, qr{^HTTP/1\.1 403}m, 'session: refused after expiry');
+    like($again, qr/^X-MTLS-Deny: not-verified\r?$/m, 'session: reason not-verified');
+    like($again, qr/certificate has expired \(notAfter \Q$na\E/, 'session: the hint names the expiry date');
+    ok(scalar(log_wait($mark, qr/denied: reason=not-verified detail="certificate has expired \(notAfter \Q$na\E.*uri=\/open/)),
+       'session: the denial is logged with the date');
+    waitpid $_, 0 for @pids;
+    for my $proto ('http1.1', $h2 ? ('http2') : ()) {
+        open my $f, '<', "$dir/$proto.out" or die;
+        my @l = map { [split] } <$f>;
+        my ($b1, $b2) = map { local $/; open my $b, '<', "$dir/$proto.$_" or return ''; scalar <$b> } 1, 2;
+        my $v = $proto eq 'http2' ? '2' : '1.1';
+        is("@{$l[0] || []}", "200 $v 1", "$proto: a request while valid (one connection)");
+        like($b1 // '', qr/^MTLS_USER=$name$/m, "$proto: it was mapped");
+        is("@{$l[1] || []}", "403 $v 0 not-verified", "$proto: the next request on the same connection, after notAfter: not-verified");
+        my $j = eval { JSON::PP->new->decode($b2) } || {};
+        like($j->{detail} // '', qr/^certificate has expired \(notAfter \Q$na\E/, "$proto: the detail has the date");
+    }
+    SKIP: {
+        skip 'no HTTP/2 under prefork', 4 unless $h2;
+    }
+}
