@@ -35,6 +35,14 @@ my $unquoted = spew("$dir/unquoted.map", "# the issuing CA has spaces\n"
 my $quoted   = spew("$dir/quoted.map",
                     qq{"issuer-serial:3C/CN=Lab Issuing CA,O=Lab" alice admins\n});
 my $unread   = spew("$dir/unreadable.map", "sha256:$c{alice}{sha256} alice\n");
+# issue 12: the new key forms and file formats
+my $bad_sid  = spew("$dir/badsid.map", "# c\nsid:S-1-5-x eve\n");
+my $bad_grid = spew("$dir/bad.gridmap", "\"/O=Lab/CN=a\" a\n\"/O=Lab/CN=b\"\n");
+my $bad_fba  = spew("$dir/bad.htpasswd", "/O=Lab/CN=a:xxj31ZMTZzkVA\nalice:xxj31ZMTZzkVA\n");
+my $good_new = spew("$dir/new.map", "sid:S-1-5-21-1-2-3-1001 a\nski:00:11:22 b\n"
+                    . "sha1-pubkey:" . ('ab' x 20) . " c\n\"subject:/C=DE/O=Lab/CN=d\" d\n");
+my $good_grid = spew("$dir/good.gridmap", "\"/C=DE/O=Lab/CN=alice\" alice,a2\n");
+my $good_fba = spew("$dir/good.htpasswd", "/C=DE/O=Lab/CN=alice:xxj31ZMTZzkVA\n");
 chmod 0000, $unread;
 # header signing keys (MTLSHeaderSignature): world-readable is refused
 my $wkey     = spew("$dir/world.key", "a-good-long-key-0123456789abcdef\n");
@@ -108,6 +116,15 @@ my @cases = (
     ['MTLSCRL CA file without certificates', ["MTLSCRL $crl $good_deny"], "$good_deny: no PEM certificate"],
     ['MTLSCRL with one file',      ["MTLSCRL $crl"]],
     ['bad MTLSCRLStale',           ['MTLSCRLStale maybe']],
+    ['unknown EKU name',           ['Require mtls-eku sha256']],
+    ['mtls-eku without argument',  ['Require mtls-eku']],
+    ['policy that is not an OID',  ['Require mtls-policy gov-medium']],
+    ['mtls-policy without argument', ['Require mtls-policy']],
+    ['unknown map file format',    ["MTLSUserMapFile $good_map csv"]],
+    ['bad DN in MTLSTrustSIDFrom', ['MTLSTrustSIDFrom "not a DN"']],
+    ['map file bad SID',           ["MTLSUserMapFile $bad_sid"], "$bad_sid:2"],
+    ['grid-mapfile DN without account', ["MTLSUserMapFile $bad_grid gridmap"], "$bad_grid:2"],
+    ['FakeBasicAuth name not a DN', ["MTLSUserMapFile $bad_fba fakebasicauth"], "$bad_fba:2"],
 );
 # accepted at start-up: fields of SPEC §2 and the ap_expr variables of §9
 my @accepted = (
@@ -115,7 +132,15 @@ my @accepted = (
         qw(subject issuer subject:CN subject:emailAddress subject:serialNumber
            subject:UID subject:DC subject:0.9.2342.19200300.100.1.1 issuer:O
            san:email san:dns san:uri san:ip san:upn serial sha256 spki
-           not-after days-left verify)),
+           not-after days-left verify eku policies sid ski sha1-pubkey)),
+    ['Require mtls-eku and mtls-policy',
+        ['Require mtls-eku clientAuth serverAuth emailProtection codeSigning timeStamping '
+         . 'OCSPSigning msSmartcardLogin 1.3.6.1.5.5.7.3.2',
+         'Require mtls-policy 2.16.840.1.101.3.2.1.3.13 2.5.29.32.0']],
+    ['new map keys, gridmap, fakebasicauth, MTLSTrustSIDFrom',
+        ["MTLSUserMapFile $good_new", 'MTLSTrustSIDFrom "CN=Lab CA,O=Lab" "/O=Lab/CN=Other CA"',
+         '<If "true">', "MTLSUserMapFile $good_grid gridmap", '</If>',
+         '<If "false">', "MTLSUserMapFile $good_fba FakeBasicAuth", '</If>']],
     ['MTLSGroupFrom subject:OU with regex', ['MTLSGroupFrom subject:OU ^(.*)$ g-$1']],
     ['map file with a quoted DN key', ["MTLSUserMapFile $quoted", 'Require mtls-verified']],
     ['map, group file and deny list together',
