@@ -20,9 +20,13 @@
 #   /signed/    the same + MTLSHeaderSignature
 #   /crl/       Require mtls-verified with MTLSCRL: a CRL of the bench CA
 #               listing 1,000 other certificates (one hash lookup)
+#   /eku/       Require mtls-eku clientAuth  (same mapping in scope)
 #
 # The metrics counters (mtls-status) are always on: every mtls-* row counts
 # its decision and identity in the shared segment.
+#
+# Every mtls path also checks, per request, that the certificate has not
+# expired since the handshake (one time comparison).
 #
 # No MTLS* directive applies to /granted/, /granted2/ or /expr/, so the
 # baseline carries none of the module's per-request work.
@@ -99,7 +103,7 @@ H2_STREAMS="${BENCH_H2_STREAMS:-500}"
 H2_ROUNDS="${BENCH_H2_ROUNDS:-6}"
 H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
 
-PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /modheaders/ /headers/ /signed/ /crl/)
+PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /eku/ /modheaders/ /headers/ /signed/ /crl/)
 PROXY="${BENCH_PROXY:-1}"
 TIMINGS="${BENCH_TIMINGS:-1}"
 PROXY_SECONDS="${BENCH_PROXY_SECONDS:-24}"
@@ -117,6 +121,7 @@ declare -A REQUIRE=(
     [/headers/]="all granted + MTLSRequestHeaders standard"
     [/signed/]="all granted + MTLSRequestHeaders + Signature"
     [/crl/]="mtls-verified + MTLSCRL (1,000 revoked)"
+    [/eku/]="mtls-eku clientAuth"
 )
 MODES=(ka new)
 declare -A MODE_NAME=([ka]="keep-alive" [new]="new TLS conn")
@@ -384,6 +389,11 @@ DocumentRoot "$HTDOCS"
     MTLSRequestHeaders standard
     MTLSHeaderSignature X-MTLS-Signature "$RUN/header.key"
     Require all granted
+</Location>
+<Location "/eku/">
+    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    MTLSGroupFile "$RUN/groups"
+    Require mtls-eku clientAuth
 </Location>
 <Location "/crl/">
     MTLSCRL "$CRLDIR/crl.pem" "$CRLDIR/ca.crt"
