@@ -199,7 +199,10 @@ int mtls_fuzz_filefmt(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    mode = data[0] % 3;
+    /* 0 map, 1 deny list, 2 group file; a first byte from 0xf0 on picks
+     * 3 grid-mapfile or 4 FakeBasicAuth htpasswd (the older seeds keep
+     * their meaning) */
+    mode = data[0] >= 0xf0 ? 3 + data[0] % 2 : data[0] % 3;
     apr_pool_create(&p, NULL);
     text = cstr(p, data + 1, size - 1);
 
@@ -212,9 +215,13 @@ int mtls_fuzz_filefmt(const uint8_t *data, size_t size)
     cert.subject_canon = "2.5.4.3=alice,2.5.4.10=lab";
     cert.issuer_canon = "2.5.4.3=ca";
 
-    if (mode < 2) {
+    if (mode != 2) {
         mtls_map_t *m = NULL;
-        err = mtls_map_parse(p, "f", text, mode, &m);
+        err = mtls_map_parse_format(p, "f", text,
+                                    mode == 0 ? MTLS_MAPFMT_MAP
+                                    : mode == 1 ? MTLS_MAPFMT_DENY
+                                    : mode == 3 ? MTLS_MAPFMT_GRIDMAP
+                                    : MTLS_MAPFMT_FAKEBASICAUTH, &m);
         if (!err) {
             apr_hash_index_t *hi;
             if (!m || (int)apr_hash_count(m->by_key) != m->entries) {
@@ -225,7 +232,7 @@ int mtls_fuzz_filefmt(const uint8_t *data, size_t size)
                  hi = apr_hash_next(hi)) {
                 const mtls_map_entry_t *e;
                 apr_hash_this(hi, NULL, NULL, (void **)&e);
-                if (mode == 0 && (!e->user || !*e->user)) {
+                if (mode != 1 && (!e->user || !*e->user)) {
                     FAIL("map: entry of line %d has no user", e->line);
                 }
                 if (mode == 1 && e->user) {
