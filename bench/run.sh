@@ -101,7 +101,7 @@ FILE="${BENCH_FILE-index.html}"
 PORT="${BENCH_PORT:-}"
 H2_STREAMS="${BENCH_H2_STREAMS:-500}"
 H2_ROUNDS="${BENCH_H2_ROUNDS:-6}"
-H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/)
+H2_PATHS=(/granted/ /granted2/ /expr/ /group/ /san/ /eku/)
 
 PATHS=(/granted/ /granted2/ /mapped/ /expr/ /group/ /san/ /eku/ /modheaders/ /headers/ /signed/ /crl/)
 PROXY="${BENCH_PROXY:-1}"
