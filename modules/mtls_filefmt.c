@@ -77,8 +77,9 @@ static int quotes_balanced(const char *s)
 }
 
 /* A word that reads as the rest of a DN: it holds "TYPE=" with TYPE an
- * attribute type, at its start or after an RDN separator (',' '+' ';'),
- * as in "CA,O=Lab" or ",OU=ops".  After an unquoted DN key such a word
+ * attribute type, at its start or after an RDN separator (',' '+' ';',
+ * or '/' of the one-line form), as in "CA,O=Lab", ",OU=ops" or
+ * "Inc./OU=dev".  After an unquoted DN key such a word
  * means the key was cut at a space, which a user name never explains. */
 static int continues_dn(apr_pool_t *p, const char *w)
 {
@@ -103,7 +104,7 @@ static int continues_dn(apr_pool_t *p, const char *w)
                 return 1;
             }
         }
-        s = strpbrk(s, ",+;");
+        s = strpbrk(s, ",+;/");
         if (!s) {
             return 0;
         }

@@ -373,6 +373,9 @@ static void test_new_keys(apr_pool_t *p, EVP_PKEY *k)
     CHECK(!mtls_map_parse(p, "m", apr_psprintf(p, "sid:%s\n", SID), 1, &m));
     CHECK(m && mtls_map_lookup(p, m, c) != NULL);
 
+    /* an unquoted one-line DN cut at its first space */
+    CHECK_HAS(map_err(p, "subject:/O=Lab, Inc./OU=dev/CN=x u\n",
+                      MTLS_MAPFMT_MAP), "reads as the rest of its DN");
     CHECK_HAS(map_err(p, "sid:S-1-x u\n", MTLS_MAPFMT_MAP), "f:1:");
     CHECK_HAS(map_err(p, "sid:S-1-x u\n", MTLS_MAPFMT_MAP), "S-1-5-21");
     CHECK_HAS(map_err(p, "ski:0g u\n", MTLS_MAPFMT_MAP), "not hex");
