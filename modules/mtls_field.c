@@ -98,6 +98,17 @@ int mtls_field_is_identity(const mtls_field_t *f)
     return f->kind >= MTLS_F_USER;
 }
 
+int mtls_field_is_list(const mtls_field_t *f)
+{
+    switch (f->kind) {
+    case MTLS_F_SUBJECT_ATTR: case MTLS_F_ISSUER_ATTR: case MTLS_F_SAN:
+    case MTLS_F_EKU: case MTLS_F_POLICIES: case MTLS_F_GROUPS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int mtls_field_moves_with_time(const mtls_field_t *f)
 {
     return f->kind == MTLS_F_DAYS_LEFT;
@@ -226,18 +237,12 @@ const char *mtls_value_text(apr_pool_t *p, const mtls_field_t *f,
     if (!facts->cert) {
         return NULL;
     }
-    switch (f->kind) {
-    case MTLS_F_SAN:
-    case MTLS_F_SUBJECT_ATTR:
-    case MTLS_F_ISSUER_ATTR:
-    case MTLS_F_EKU:
-    case MTLS_F_POLICIES:
+    if (mtls_field_is_list(f)) {
         v = mtls_field_values(p, f, facts->cert, facts->now);
         return v->nelts == 1 ? APR_ARRAY_IDX(v, 0, const char *)
              : v->nelts ? mtls_list_join(p, v) : NULL;
-    default:
-        return mtls_field_first(p, f, facts->cert, facts->now);
     }
+    return mtls_field_first(p, f, facts->cert, facts->now);
 }
 
 const char *mtls_list_join(apr_pool_t *p, const apr_array_header_t *items)

@@ -62,6 +62,11 @@ const char *mtls_field_parse(apr_pool_t *p, const char *spec,
  *  ldap-dn): a rule cannot read them, it makes them. */
 int mtls_field_is_identity(const mtls_field_t *f);
 
+/** True for the fields whose values are a list (subject:ATTR,
+ *  issuer:ATTR, san:*, eku, policies, groups): a header or variable joins
+ *  them, the whoami page shows them as an array. */
+int mtls_field_is_list(const mtls_field_t *f);
+
 /** True when the value changes with the clock alone (days-left). */
 int mtls_field_moves_with_time(const mtls_field_t *f);
 

@@ -552,17 +552,12 @@ static const char *spec_value(request_rec *r, apr_pool_t *p,
     switch (h->kind) {
     case H_FIELD: {
         apr_array_header_t *v = mtls_value_list(p, h->field, facts);
-        switch (h->field->kind) {
-        case MTLS_F_SUBJECT_ATTR:
-        case MTLS_F_ISSUER_ATTR:
-        case MTLS_F_SAN:
-        case MTLS_F_GROUPS:
+        if (mtls_field_is_list(h->field)) {
             return mtls_hdr_list(p, v);
-        default:
-            return v->nelts && *APR_ARRAY_IDX(v, 0, const char *)
-                   ? mtls_hdr_safe(p, APR_ARRAY_IDX(v, 0, const char *))
-                   : NULL;
         }
+        return v->nelts && *APR_ARRAY_IDX(v, 0, const char *)
+               ? mtls_hdr_safe(p, APR_ARRAY_IDX(v, 0, const char *))
+               : NULL;
     }
     case H_CERT:
         return mtls_hdr_byteseq(p, c->der, c->der_len);

@@ -317,8 +317,9 @@ static const mtls_peer_t *still_valid(request_rec *r, const mtls_peer_t *peer)
     view->state = MTLS_PEER_UNVERIFIED;
     view->verify_detail = out > 0
         ? apr_pstrcat(r->pool, "certificate has expired (notAfter ",
-                      peer->cert->not_after, ", since the TLS handshake)",
-                      NULL)
+                      peer->cert->not_after, peer->source
+                      ? ", since it was verified)"
+                      : ", since the TLS handshake)", NULL)
         : apr_pstrcat(r->pool, "certificate is not yet valid (notBefore ",
                       peer->cert->not_before, ")", NULL);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,

@@ -13,13 +13,14 @@ use MTLSTest;
 use File::Temp qw(tempdir);
 use POSIX qw(strftime);
 use Time::HiRes qw(time sleep);
+use HTTP::Request ();
 
 my $mpm = Apache::Test::config()->httpd_mpm || '';
 my $h2 = $mpm ne 'prefork';   # mod_http2 stays inactive under prefork
 my $port = MTLSTest::port('mtls_pki');
 my %fact = do { open my $f, '<', pki('realpki.facts') or die; map { chomp; split /=/, $_, 2 } <$f> };
 
-plan tests => 146;
+plan tests => 146 + 4 + 13 + 4;
 
 # GET PATH as WHO on vhost mtls_pki: [code, env, X-MTLS-Deny, JSON body]
 sub req {
@@ -97,6 +98,51 @@ grant(chosenski => '/ad/ski', $fact{'chosenski.ski'}, 'weak');  # SKI the CA cho
 grant(chosenski => '/ad/sha1', $fact{'chosenski.sha1key'}, 'strong');
 grant(alice => '/ad/sid', undef);
 
+# ---- the new fields as identity headers ------------------------------------------
+{
+    my $seen = sub { (req($_[0], uniq('/hdr'))->[4]->header('X-Seen') // '') };
+    is($seen->('adsid'), "eku=[clientAuth] policies=[] sid=[$fact{sid}] ski=[$fact{'adsid.ski'}] "
+       . "sha1-pubkey=[$fact{'adsid.sha1key'}]", 'headers: sid, ski and sha1-pubkey of the AD certificate');
+    like($seen->('smartcard'), qr/^eku=\[clientAuth, msSmartcardLogin\] policies=\[$fact{'pol.card'}\] sid=\[\] /,
+         'headers: every EKU, joined');
+    like($seen->('policies'), qr/ policies=\[\Q$fact{'pol.gov'}, $fact{'pol.lab'}\E\] /, 'headers: every policy OID, joined');
+    like($seen->('noeku'), qr/^eku=\[\] policies=\[\] sid=\[\] ski=\[$fact{'noeku.ski'}\] /, 'headers: no EKU, no header');
+}
+
+# ---- the same checks on certificates forwarded by HAProxy ---------------------------
+my $hap = $ENV{MTLS_T_HAPROXY_PORT} or die "MTLS_T_HAPROXY_PORT is not set: t/services/haproxy.sh did not run\n";
+my %hap_ua;
+sub via_hap {   # GET PATH through HAProxy presenting WHO's certificate
+    my ($who, $path) = @_;
+    my $ua = $hap_ua{$who} ||= fresh_ua($who);
+    my $req = HTTP::Request->new(GET => "https://127.0.0.1:$hap$path");
+    $req->header(Accept => 'application/json');
+    return $ua->request($req);
+}
+sub decision {   # what a response says: code, reason, user, strength, source
+    my $res = shift;
+    my $e = env_of($res);
+    my $j = $res->is_success ? {} : json_of($res);
+    return join ' | ', $res->code, $j->{reason} // '-',
+        map { $e->{$_} // '' } qw(MTLS_USER MTLS_STRENGTH MTLS_SOURCE);
+}
+for (['alice', '/eku/client'], ['noeku', '/eku/client'], ['smartcard', '/eku/card'],
+     ['alice', '/eku/card'], ['policies', '/policy/gov'], ['smartcard', '/policy/gov'],
+     ['adsid', '/ad/sid/trusted'], ['adsidroot', '/ad/sid/trusted'],
+     ['adsid', '/ad/sid/strong'], ['adsidroot', '/ad/sid/strong'], ['policies', '/pki/cn']) {
+    my ($who, $path) = @$_;
+    my $p = uniq($path);
+    my $direct = decision(GET_as($who, $p, vhost => 'mtls_pki', json => 1));
+    is(decision(via_hap($who, $p)), $direct, "forwarded by HAProxy as directly: $who $path ($direct)");
+}
+{
+    # HAProxy takes any certificate; the module's own verification wants
+    # clientAuth, as mod_ssl does
+    my $res = via_hap(serveronly => uniq('/pki/cn'));
+    is(decision($res), '403 | not-verified |  |  | ', 'forwarded serverAuth-only certificate: not-verified');
+    like(json_of($res)->{detail} // '', qr/unsuitable certificate purpose/, "forwarded: the detail says why (OpenSSL's text)");
+}
+
 # ---- map-file keys, one-line DNs, grid-mapfile, FakeBasicAuth ---------------------
 grant(adsid => '/map', 'adsid-user', 'weak', 'map', 'ad-users');
 grant(adsid => '/map/trusted', 'adsid-user', 'strong', 'map');
@@ -156,6 +202,7 @@ grant(multiuri => '/deny', 'multiuri');
                . "-CAfile '@{[pki('ca-bundle.crt')]}' -ign_eof @args < $dir/req > $dir/$out 2>&1");
         local $/; open my $f, '<', "$dir/$out" or return ''; scalar <$f>;
     };
+    my $fwd_before = via_hap($name, uniq('/pki/cn'));
     my $first = $sc->('s1', "-cert '@{[pki(\"$name.crt\")]}' -key '@{[pki(\"$name.key\")]}' -sess_out $dir/sess");
     like($first, qr{^HTTP/1\.1 200}m, 'session: granted before expiry');
     like($first, qr{^MTLS_USER=$name$}m, 'session: the short-lived certificate maps');
@@ -170,6 +217,11 @@ grant(multiuri => '/deny', 'multiuri');
     ok(scalar(log_wait($mark, qr/denied: reason=not-verified detail="certificate has expired \(notAfter \Q$na\E.*uri=\/open/)),
        'session: the denial is logged with the date');
     waitpid $_, 0 for @pids;
+    is(decision($fwd_before), "200 | - | $name | weak | rule:1", 'forwarded by HAProxy: granted while valid');
+    my $fwd_after = via_hap($name, uniq('/pki/cn'));
+    is(decision($fwd_after), '403 | not-verified |  |  | ', 'forwarded by HAProxy after notAfter: not-verified');
+    like(json_of($fwd_after)->{detail} // '', qr/certificate has expired/, 'forwarded after notAfter: the detail says expired');
+    like(json_of($fwd_after)->{hint} // '', qr/./, 'forwarded after notAfter: with a hint');
     for my $proto ('http1.1', $h2 ? ('http2') : ()) {
         open my $f, '<', "$dir/$proto.out" or die;
         my @l = map { [split] } <$f>;
