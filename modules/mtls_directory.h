@@ -33,12 +33,14 @@ typedef struct {
 
 /**
  * Ask the directory configured by @p conf (cache first) about @p cert,
- * whose user from earlier sources is @p user (may be NULL).  The answer
- * is allocated from @p p; nothing is cached for MTLS_DIR_DOWN.
+ * whose user from earlier sources is @p user (may be NULL); {sid} has a
+ * value only when @p sid_trusted.  The answer is allocated from @p p;
+ * nothing is cached for MTLS_DIR_DOWN.
  */
 void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *conf,
                            const mtls_cert_t *cert, const char *user,
-                           apr_pool_t *p, mtls_dir_answer_t *out);
+                           int sid_trusted, apr_pool_t *p,
+                           mtls_dir_answer_t *out);
 
 /**
  * Fill @p asker so that mtls_resolve_ask() asks the directory of @p conf

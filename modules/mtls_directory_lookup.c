@@ -13,11 +13,14 @@
 
 /* ---- cached answers ------------------------------------------------- */
 
-/* The cache key: the certificate, the settings and the user the earlier
- * sources gave (a filter may use {user}), hashed to a fixed, printable
- * length every socache provider takes. */
+/* The cache key: the certificate, the settings, the user the earlier
+ * sources gave (a filter may use {user}) and whether its SID is trusted
+ * (MTLSTrustSIDFrom is not a directory setting, and {sid} finds nothing
+ * when it is not), hashed to a fixed, printable length every socache
+ * provider takes. */
 static const char *cache_key(apr_pool_t *p, const mtls_directory_conf_t *c,
-                             const mtls_cert_t *cert, const char *user)
+                             const mtls_cert_t *cert, const char *user,
+                             int sid_trusted)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[32];
@@ -29,6 +32,7 @@ static const char *cache_key(apr_pool_t *p, const mtls_directory_conf_t *c,
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     EVP_DigestUpdate(md, cert->sha256, strlen(cert->sha256) + 1);
     EVP_DigestUpdate(md, c->digest, sizeof(c->digest));
+    EVP_DigestUpdate(md, sid_trusted ? "s" : "-", 1);
     EVP_DigestUpdate(md, user ? "u" : "-", 1);
     if (user) {
         EVP_DigestUpdate(md, user, strlen(user) + 1);
@@ -155,8 +159,8 @@ static mtls_ldap_pool_t *pool_for(request_rec *r, mtls_dir_runtime_t *rt,
 /* One round trip to the directory for @p cert. */
 static void ask(request_rec *r, mtls_dir_runtime_t *rt,
                 const mtls_directory_conf_t *c, const mtls_cert_t *cert,
-                const char *user, apr_pool_t *p, mtls_dir_answer_t *a,
-                const char **err)
+                const char *user, int sid_trusted, apr_pool_t *p,
+                mtls_dir_answer_t *a, const char **err)
 {
     const mtls_ldapfilter_t *uf = c->effective_user_filter;
     mtls_ldap_pool_t *pool;
@@ -165,8 +169,20 @@ static void ask(request_rec *r, mtls_dir_runtime_t *rt,
     mtls_ldap_result_e res;
 
     a->groups = apr_array_make(p, 8, sizeof(const char *));
-    a->strong = mtls_ldapfilter_is_strong(uf);
-    filter = mtls_ldapfilter_render(r->pool, uf, cert, user, NULL);
+    a->strong = mtls_ldapfilter_strong_for(uf, cert);
+    filter = mtls_ldapfilter_render_sid(r->pool, uf, cert, user, NULL,
+                                        sid_trusted);
+    if (!filter && cert->sid && !sid_trusted
+        && mtls_ldapfilter_uses_sid(uf)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "MTLS6100: the certificate's SID %s is not used for "
+                      "%s: its issuer %s is not one MTLSTrustSIDFrom names, "
+                      "and any CA the server trusts can write any SID; "
+                      "no directory entry", cert->sid,
+                      mtls_ldapfilter_text(uf), cert->issuer);
+        a->outcome = MTLS_DIR_NONE;
+        return;
+    }
     if (!filter) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "MTLS2020: the certificate has no value for a "
@@ -214,7 +230,8 @@ static void ask(request_rec *r, mtls_dir_runtime_t *rt,
 
 void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
                            const mtls_cert_t *cert, const char *user,
-                           apr_pool_t *p, mtls_dir_answer_t *out)
+                           int sid_trusted, apr_pool_t *p,
+                           mtls_dir_answer_t *out)
 {
     mtls_dir_runtime_t *rt = mtls_dir_runtime(r->server->process->pconf);
     apr_time_t now = apr_time_now(), fetched = 0;
@@ -226,7 +243,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
     memset(out, 0, sizeof(*out));
     if (rt->cache) {
         apr_status_t rv;
-        key = cache_key(r->pool, c, cert, user);
+        key = cache_key(r->pool, c, cert, user, sid_trusted);
         rv = mtls_cache_get(rt->cache, r->server, key, p, &v, &len, &kept);
         if (rv == APR_SUCCESS && deserialise(p, v, len, &cached, &fetched)) {
             apr_interval_time_t ttl = mtls_dir_ttl(c, cached.outcome
@@ -253,7 +270,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
             counted = 1;
         }
     }
-    ask(r, rt, c, cert, user, p, out, &err);
+    ask(r, rt, c, cert, user, sid_trusted, p, out, &err);
     /* Not found, expired or unreadable as an answer: a miss (unless a
      * stale answer is served below). */
     if (rt->cache && !counted
@@ -303,12 +320,12 @@ typedef struct {
 
 static void ask_directory(const mtls_asker_t *self, apr_pool_t *p,
                           const mtls_cert_t *cert, const char *user,
-                          apr_time_t now, mtls_asked_t *out)
+                          int sid_trusted, apr_time_t now, mtls_asked_t *out)
 {
     const asker_baton_t *b = self->baton;
     mtls_dir_answer_t a;
 
-    mtls_directory_lookup(b->r, b->conf, cert, user, p, &a);
+    mtls_directory_lookup(b->r, b->conf, cert, user, sid_trusted, p, &a);
     out->kind = a.outcome == MTLS_DIR_FOUND ? MTLS_OUTCOME_IDENTITY
                 : a.outcome == MTLS_DIR_NONE ? MTLS_OUTCOME_NONE
                 : MTLS_OUTCOME_UNAVAILABLE;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <openssl/bn.h>
 
 #include "mtls_ldapfilter.h"
@@ -17,21 +18,33 @@ typedef enum {
     P_ISSUER_AD,
     P_SUBJECT_AD,
     P_SERIAL_AD,
+    P_SID,          /* AD SID: a value only when trusted (MTLSTrustSIDFrom) */
+    P_SKI_AD,       /* upper-case hex, as altSecurityIdentities X509:<SKI> */
+    P_SHA1_AD,      /* same, X509:<SHA1-PUKEY> */
     P_USER,
     P_DN
 } part_kind_e;
+
+/* What a placeholder proves about the entry it finds (SPEC §2). */
+#define B_STRONG 1    /* only this certificate has the value */
+#define B_ISSUER 2    /* an issuer and a serial together are strong */
+#define B_SERIAL 4
+#define B_SKI    8    /* strong when the SKI is the hash of the key */
 
 typedef struct {
     part_kind_e kind;
     const char *text;             /* P_LITERAL */
     const mtls_field_t *field;    /* P_FIELD */
+    unsigned bits;                /* B_* of a placeholder */
 } part_t;
 
 struct mtls_ldapfilter_t {
     const char *text;
     apr_array_header_t *parts;    /* of part_t */
-    int strong;
+    int strong;                   /* for any certificate */
+    int strong_key_ski;           /* for one whose SKI is its key's hash */
     int uses_user;
+    int uses_sid;
 };
 
 /* Certificate fields a user filter may name; the others (days-left,
@@ -50,8 +63,7 @@ static int field_allowed(const mtls_field_t *f)
 
 static const char *parse_placeholder(apr_pool_t *p, const char *name,
                                      mtls_ldapfilter_kind_e kind,
-                                     part_t *part, int *issuer, int *serial,
-                                     mtls_ldapfilter_t *f)
+                                     part_t *part, mtls_ldapfilter_t *f)
 {
     static const struct {
         const char *name;
@@ -59,7 +71,9 @@ static const char *parse_placeholder(apr_pool_t *p, const char *name,
     } special[] = {
         { "cert", P_CERT }, { "cert!exact", P_CERT_EXACT },
         { "issuer!ad", P_ISSUER_AD }, { "subject!ad", P_SUBJECT_AD },
-        { "serial!ad", P_SERIAL_AD }, { "user", P_USER }, { "dn", P_DN },
+        { "serial!ad", P_SERIAL_AD }, { "sid", P_SID },
+        { "ski!ad", P_SKI_AD }, { "sha1-pubkey!ad", P_SHA1_AD },
+        { "user", P_USER }, { "dn", P_DN },
         { NULL, 0 }
     };
     const char *err;
@@ -92,27 +106,30 @@ static const char *parse_placeholder(apr_pool_t *p, const char *name,
                                 "{issuer} {subject} {subject:ATTR} "
                                 "{san:email} {san:upn} {san:uri} {san:dns} "
                                 "{user} {issuer!ad} {subject!ad} "
-                                "{serial!ad})", name);
+                                "{serial!ad} {sid} {ski!ad} "
+                                "{sha1-pubkey!ad})", name);
         }
         part->kind = P_FIELD;
     }
     switch (part->kind) {
-    case P_CERT: case P_CERT_EXACT:
-        f->strong = 1;
+    /* a {sid} that renders is trusted (else the filter matches nothing) */
+    case P_CERT: case P_CERT_EXACT: case P_SHA1_AD: case P_SID:
+        part->bits = B_STRONG;
+        f->uses_sid |= part->kind == P_SID;
+        break;
+    case P_SKI_AD:
+        part->bits = B_SKI;
         break;
     case P_FIELD:
-        if (part->field->kind == MTLS_F_SHA256
-            || part->field->kind == MTLS_F_SPKI) {
-            f->strong = 1;
-        }
-        *issuer |= part->field->kind == MTLS_F_ISSUER;
-        *serial |= part->field->kind == MTLS_F_SERIAL;
+        part->bits = mtls_field_is_strong(part->field) ? B_STRONG
+                     : part->field->kind == MTLS_F_ISSUER ? B_ISSUER
+                     : part->field->kind == MTLS_F_SERIAL ? B_SERIAL : 0;
         break;
     case P_ISSUER_AD:
-        *issuer = 1;
+        part->bits = B_ISSUER;
         break;
     case P_SERIAL_AD:
-        *serial = 1;
+        part->bits = B_SERIAL;
         break;
     case P_USER:
         f->uses_user = 1;
@@ -123,13 +140,96 @@ static const char *parse_placeholder(apr_pool_t *p, const char *name,
     return NULL;
 }
 
+/* One (...) of the filter while its strength is worked out. */
+typedef struct {
+    char op;          /* '&', '|', '!', or 0 for an item (attr=value) */
+    int decided;      /* op known (the byte after '(' was seen) */
+    int children;
+    unsigned bits;    /* an item's placeholders; an operator's children */
+} node_t;
+
+static unsigned settle(unsigned bits, int ski_is_key_hash)
+{
+    if ((bits & B_ISSUER) && (bits & B_SERIAL)) {
+        bits |= B_STRONG;
+    }
+    if ((bits & B_SKI) && ski_is_key_hash) {
+        bits |= B_STRONG;
+    }
+    return bits;
+}
+
+/* Whether every entry the filter can find was found by something only
+ * one certificate has: an item by its placeholders, (&...) when one of
+ * its parts is strong (or an issuer and a serial meet there), (|...)
+ * only when every branch is, (!...) never.  So
+ * (|(userCertificate;binary={cert})(mail={san:email})) is weak: the mail
+ * alone can find the entry. */
+static int eval_strength(apr_pool_t *p, const mtls_ldapfilter_t *f,
+                         int ski_is_key_hash)
+{
+    apr_array_header_t *stack = apr_array_make(p, 8, sizeof(node_t));
+    unsigned result = 0;
+    int i;
+
+    for (i = 0; i < f->parts->nelts; i++) {
+        const part_t *part = &APR_ARRAY_IDX(f->parts, i, part_t);
+        node_t *top = stack->nelts
+            ? &APR_ARRAY_IDX(stack, stack->nelts - 1, node_t) : NULL;
+        const char *c;
+
+        if (part->kind != P_LITERAL) {
+            if (top) {
+                top->decided = 1;
+                top->bits |= part->bits;
+            }
+            continue;
+        }
+        for (c = part->text; *c; c++) {
+            top = stack->nelts
+                ? &APR_ARRAY_IDX(stack, stack->nelts - 1, node_t) : NULL;
+            if (top && !top->decided) {
+                top->decided = 1;
+                if (*c == '&' || *c == '|' || *c == '!') {
+                    top->op = *c;
+                    continue;
+                }
+            }
+            if (*c == '(') {
+                node_t *n = apr_array_push(stack);
+                memset(n, 0, sizeof(*n));
+            }
+            else if (*c == ')' && top) {
+                unsigned bits = top->op == '!' ? 0
+                                : settle(top->bits, ski_is_key_hash);
+                node_t *parent;
+                stack->nelts--;
+                if (!stack->nelts) {
+                    result = bits;
+                    continue;
+                }
+                parent = &APR_ARRAY_IDX(stack, stack->nelts - 1, node_t);
+                if (parent->op == '|') {
+                    parent->bits = parent->children++ ? parent->bits & bits
+                                                      : bits;
+                }
+                else if (parent->op == '&') {
+                    parent->bits |= bits;
+                    parent->children++;
+                }
+            }
+        }
+    }
+    return (result & B_STRONG) != 0;
+}
+
 const char *mtls_ldapfilter_parse(apr_pool_t *p, const char *text,
                                   mtls_ldapfilter_kind_e kind,
                                   mtls_ldapfilter_t **out)
 {
     mtls_ldapfilter_t *f = apr_pcalloc(p, sizeof(*f));
     const char *s = text, *start;
-    int issuer = 0, serial = 0, depth = 0, placeholders = 0, closed = 0;
+    int depth = 0, placeholders = 0, closed = 0;
     const char *err;
 
     *out = NULL;
@@ -195,7 +295,7 @@ const char *mtls_ldapfilter_parse(apr_pool_t *p, const char *text,
         part = apr_array_push(f->parts);
         memset(part, 0, sizeof(*part));
         err = parse_placeholder(p, apr_pstrmemdup(p, start, s - start), kind,
-                                part, &issuer, &serial, f);
+                                part, f);
         if (err) {
             return err;
         }
@@ -209,9 +309,8 @@ const char *mtls_ldapfilter_parse(apr_pool_t *p, const char *text,
         return apr_psprintf(p, "filter '%s' has no placeholder: it would "
                             "find the same entry for everyone", text);
     }
-    if (issuer && serial) {
-        f->strong = 1;
-    }
+    f->strong = eval_strength(p, f, 0);
+    f->strong_key_ski = eval_strength(p, f, 1);
     *out = f;
     return NULL;
 }
@@ -344,10 +443,21 @@ const char *mtls_ldap_cert_exact(apr_pool_t *p, const mtls_cert_t *c)
     return result;
 }
 
+static const char *upper(apr_pool_t *p, const char *hex)
+{
+    char *u = apr_pstrdup(p, hex), *c;
+
+    for (c = u; *c; c++) {
+        *c = apr_toupper(*c);
+    }
+    return u;
+}
+
 /* The raw (unescaped) value of one placeholder, or NULL when absent. */
 static const char *part_value(apr_pool_t *p, const part_t *part,
                               const mtls_cert_t *c, const char *user,
-                              const char *dn, apr_size_t *len)
+                              const char *dn, int sid_trusted,
+                              apr_size_t *len)
 {
     const char *v = NULL;
 
@@ -369,6 +479,17 @@ static const char *part_value(apr_pool_t *p, const part_t *part,
         break;
     case P_SERIAL_AD:
         v = c->serial ? mtls_ldap_ad_serial(p, c->serial) : NULL;
+        break;
+    case P_SID:
+        /* Fail closed: any CA the server trusts can put any SID in a
+         * certificate, so an untrusted one finds nothing at all. */
+        v = sid_trusted ? c->sid : NULL;
+        break;
+    case P_SKI_AD:
+        v = c->ski ? upper(p, c->ski) : NULL;
+        break;
+    case P_SHA1_AD:
+        v = c->sha1_pubkey ? upper(p, c->sha1_pubkey) : NULL;
         break;
     case P_USER:
         v = user;
@@ -393,6 +514,14 @@ const char *mtls_ldapfilter_render(apr_pool_t *p, const mtls_ldapfilter_t *f,
                                    const mtls_cert_t *c, const char *user,
                                    const char *dn)
 {
+    return mtls_ldapfilter_render_sid(p, f, c, user, dn, 0);
+}
+
+const char *mtls_ldapfilter_render_sid(apr_pool_t *p,
+                                       const mtls_ldapfilter_t *f,
+                                       const mtls_cert_t *c, const char *user,
+                                       const char *dn, int sid_trusted)
+{
     struct iovec *v = apr_palloc(p, sizeof(*v) * f->parts->nelts);
     apr_size_t len;
     int i;
@@ -404,7 +533,8 @@ const char *mtls_ldapfilter_render(apr_pool_t *p, const mtls_ldapfilter_t *f,
             s = part->text;
         }
         else {
-            const char *raw = part_value(p, part, c, user, dn, &len);
+            const char *raw = part_value(p, part, c, user, dn, sid_trusted,
+                                         &len);
             if (!raw) {
                 return NULL;
             }
@@ -422,6 +552,17 @@ const char *mtls_ldapfilter_render(apr_pool_t *p, const mtls_ldapfilter_t *f,
 int mtls_ldapfilter_is_strong(const mtls_ldapfilter_t *f)
 {
     return f->strong;
+}
+
+int mtls_ldapfilter_strong_for(const mtls_ldapfilter_t *f,
+                               const mtls_cert_t *c)
+{
+    return c && c->ski_is_key_hash ? f->strong_key_ski : f->strong;
+}
+
+int mtls_ldapfilter_uses_sid(const mtls_ldapfilter_t *f)
+{
+    return f->uses_sid;
 }
 
 int mtls_ldapfilter_uses_user(const mtls_ldapfilter_t *f)

@@ -45,9 +45,31 @@ const char *mtls_ldapfilter_render(apr_pool_t *p, const mtls_ldapfilter_t *f,
                                    const mtls_cert_t *c, const char *user,
                                    const char *dn);
 
-/** True when the template finds what only one certificate has: {cert},
- *  {cert!exact}, {sha256}, {spki}, or an issuer and a serial together. */
+/**
+ * The same with the certificate's AD SID: {sid} has its value only when
+ * @p sid_trusted (its issuer is one MTLSTrustSIDFrom names); otherwise a
+ * filter that uses it matches nothing.  mtls_ldapfilter_render() is this
+ * with @p sid_trusted 0.
+ */
+const char *mtls_ldapfilter_render_sid(apr_pool_t *p,
+                                       const mtls_ldapfilter_t *f,
+                                       const mtls_cert_t *c, const char *user,
+                                       const char *dn, int sid_trusted);
+
+/** True when every entry the template can find is found by what only one
+ *  certificate has ({cert}, {cert!exact}, {sha256}, {spki},
+ *  {sha1-pubkey!ad}, a trusted {sid}, or an issuer and a serial
+ *  together), whatever the certificate: (&...) is strong when one part
+ *  is, (|...) only when every branch is, (!...) never. */
 int mtls_ldapfilter_is_strong(const mtls_ldapfilter_t *f);
+
+/** The same for certificate @p c: {ski!ad} also counts when c's subject
+ *  key identifier is the hash of its own key (RFC 5280 method 1). */
+int mtls_ldapfilter_strong_for(const mtls_ldapfilter_t *f,
+                               const mtls_cert_t *c);
+
+/** True when the template uses {sid}. */
+int mtls_ldapfilter_uses_sid(const mtls_ldapfilter_t *f);
 
 /** True when the template uses {user}. */
 int mtls_ldapfilter_uses_user(const mtls_ldapfilter_t *f);

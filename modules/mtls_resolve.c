@@ -174,7 +174,7 @@ mtls_outcome_t *mtls_resolve_ask(apr_pool_t *p, const mtls_cert_t *cert,
         mtls_asked_t a;
         memset(&a, 0, sizeof(a));
         a.expires = MTLS_OUTCOME_FOREVER;
-        dir->ask(dir, p, cert, o->user, now, &a);
+        dir->ask(dir, p, cert, o->user, sid_trusted(src, cert), now, &a);
         if (a.kind == MTLS_OUTCOME_UNAVAILABLE) {
             note(trace, p, "directory: could not answer%s%s",
                  a.note ? ": " : "", a.note ? a.note : "");

@@ -59,10 +59,11 @@ typedef struct {
 /* A source that asks a server, for mtls_resolve_ask(). */
 typedef struct mtls_asker_t mtls_asker_t;
 struct mtls_asker_t {
-    /** Ask about @p cert, whose user so far is @p user (may be NULL). */
+    /** Ask about @p cert, whose user so far is @p user (may be NULL);
+     *  @p sid_trusted: its AD SID may be believed (MTLSTrustSIDFrom). */
     void (*ask)(const mtls_asker_t *self, apr_pool_t *p,
-                const mtls_cert_t *cert, const char *user, apr_time_t now,
-                mtls_asked_t *out);
+                const mtls_cert_t *cert, const char *user, int sid_trusted,
+                apr_time_t now, mtls_asked_t *out);
     void *baton;
 };
 

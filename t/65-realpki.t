@@ -20,7 +20,7 @@ my $h2 = $mpm ne 'prefork';   # mod_http2 stays inactive under prefork
 my $port = MTLSTest::port('mtls_pki');
 my %fact = do { open my $f, '<', pki('realpki.facts') or die; map { chomp; split /=/, $_, 2 } <$f> };
 
-plan tests => 146 + 4 + 13 + 4;
+plan tests => 146 + 4 + 13 + 4 + 26;
 
 # GET PATH as WHO on vhost mtls_pki: [code, env, X-MTLS-Deny, JSON body]
 sub req {
@@ -97,6 +97,69 @@ grant(adsid => '/ad/ski', $fact{'adsid.ski'}, 'strong');        # SKI = hash of 
 grant(chosenski => '/ad/ski', $fact{'chosenski.ski'}, 'weak');  # SKI the CA chose
 grant(chosenski => '/ad/sha1', $fact{'chosenski.sha1key'}, 'strong');
 grant(alice => '/ad/sid', undef);
+
+# ---- the directory's AD placeholders, against the suite's slapd --------------------
+{
+    my $ldlog = $ENV{MTLS_T_LDAP_LOG} or die "MTLS_T_LDAP_LOG is not set: t/services/slapd.sh did not run\n";
+    my $searches = sub {   # searches slapd ran since MARK with a filter containing S
+        my ($mark, $s) = @_;
+        sleep 0.3;   # slapd writes its log line after answering
+        open my $f, '<', $ldlog or return 0;
+        seek $f, $mark, 0; local $/; my $t = <$f> // '';
+        return scalar grep { /SRCH base=.*filter="[^"]*\Q$s\E/i } split /\n/, $t;
+    };
+    my $ld = sub {   # WHO PATH FILTER-PART: "code user strength source dn", searches
+        my ($who, $path, $part) = @_;
+        my $mark = -s $ldlog;
+        my $r = req($who, uniq($path));
+        my $e = $r->[1];
+        return (join(' ', $r->[0], map { $e->{$_} // '-' } qw(MTLS_USER MTLS_STRENGTH MTLS_SOURCE MTLS_LDAP_DN)),
+                $searches->($mark, $part), $r);
+    };
+    my $dn = sub { "uid=$_[0],ou=people,dc=lab,dc=example" };
+    my $sidf = "(objectSid=$fact{sid})";
+    my ($got, $n) = $ld->(adsid => '/ldad/sid-trusted', $sidf);
+    is($got, "200 adsidldap strong ldap " . $dn->('adsidldap'), '{sid} from a CA trusted for SIDs: the entry, strong');
+    is($n, 1, "{sid}: slapd was asked $sidf");
+    # the same SID from the root CA, which the server trusts but not for SIDs
+    my $mark = log_mark();
+    ($got, $n, my $r) = $ld->(adsidroot => '/ldad/sid-trusted', 'objectSid');
+    is($got, '403 - - - -', '{sid} from a CA not trusted for SIDs: no entry');
+    is($r->[2], 'unmapped', '... reason unmapped');
+    is($n, 0, '... and slapd was not asked at all');
+    ok(scalar(log_wait($mark, qr/MTLS6100: the certificate's SID \Q$fact{sid}\E is not used for \(objectSid=\{sid\}\): its issuer CN=MTLS Test Root CA/)),
+       '... the log says why (MTLS6100)');
+    # where nothing is trusted for SIDs, not even the answer cached above
+    ($got, $n, $r) = $ld->(adsid => '/ldad/sid-plain', 'objectSid');
+    is($got, '403 - - - -', '{sid} without MTLSTrustSIDFrom: no entry, not the cached one');
+    is("$r->[2] $n", 'unmapped 0', '... unmapped, slapd not asked');
+    ($got, $n) = $ld->(adsid => '/ldad/sid-trusted', 'objectSid');
+    is("$got $n", "200 adsidldap strong ldap " . $dn->('adsidldap') . " 0", '... the trusted location still has its cached answer');
+
+    my $chosen = uc $fact{'chosenski.ski'};
+    ($got, $n) = $ld->(chosenski => '/ldad/ski', "X509:<SKI>$chosen");
+    is($got, "200 chosenldap weak ldap " . $dn->('chosenldap'), '{ski!ad}: an SKI the CA chose finds the entry, weak');
+    is($n, 1, '{ski!ad}: slapd was asked the upper-case hex');
+    my $noeku = uc $fact{'noeku.ski'};
+    ($got, $n) = $ld->(noeku => '/ldad/ski', "X509:<SKI>$noeku)");
+    is($got, "200 noekuldap strong ldap " . $dn->('noekuldap'), '{ski!ad}: an SKI that is the hash of its key: strong');
+    is($n, 1, '{ski!ad}: slapd was asked (altSecurityIdentities=X509:<SKI>' . $noeku . ')');
+    my $pk = uc $fact{'dualeku.sha1key'};
+    ($got, $n) = $ld->(dualeku => '/ldad/sha1', "(altSecurityIdentities=X509:<SHA1-PUKEY>$pk)");
+    is($got, "200 partnerldap strong ldap " . $dn->('partnerldap'), '{sha1-pubkey!ad}: the entry, strong');
+    is($n, 1, '{sha1-pubkey!ad}: slapd was asked X509:<SHA1-PUKEY>' . $pk);
+    ($got, $n) = $ld->(dualeku => '/ldad/sha1-or-cn', "(cn=partner.example)");
+    is($got, "200 partnerldap weak ldap " . $dn->('partnerldap'), 'OR with a name: weak (the name alone could find it)');
+    is($n, 1, '... slapd was asked the whole OR');
+    ($got, $n) = $ld->(alice => '/ldad/sha1', 'SHA1-PUKEY');
+    is($got, '403 - - - -', '{sha1-pubkey!ad}: a key nobody has in the directory: no entry');
+    is($n, 1, '... after one search');
+    ($got, $n) = $ld->(noeku => '/ldad/sid-trusted', 'objectSid');
+    is("$got $n", '403 - - - - 0', '{sid}: a certificate without SID: no entry, no search');
+    # the same as a map-file key and a rule: strong and weak agree
+    grant(noeku => '/ad/ski', $fact{'noeku.ski'}, 'strong');
+    grant(chosenski => '/ad/ski', $fact{'chosenski.ski'}, 'weak');
+}
 
 # ---- the new fields as identity headers ------------------------------------------
 {

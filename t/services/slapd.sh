@@ -56,6 +56,8 @@ database monitor
 EOF
 }
 
+fact() { sed -n "s/^$1=//p" "$PKI/realpki.facts"; }
+
 b64der() { openssl x509 -in "$PKI/$1.crt" -outform der | base64 -w0; }
 
 # The serial as Active Directory's altSecurityIdentities writes it: the
@@ -124,6 +126,15 @@ EOF
     person ldgone "mail: ldgone@lab.example"
     person posix "mail: posix@lab.example"
     person alice "mail: alice@lab.example"
+    # issue 12 (t/65-realpki.t): Active Directory's strong forms for the
+    # certificates of t/pki/extra/realpki.sh
+    person adsidldap "objectClass: extensibleObject" "objectSid: $(fact sid)"
+    person chosenldap "objectClass: extensibleObject" \
+        "altSecurityIdentities: X509:<SKI>$(fact chosenski.ski)"
+    person noekuldap "objectClass: extensibleObject" \
+        "altSecurityIdentities: X509:<SKI>$(fact noeku.ski | tr a-f A-F)"
+    person partnerldap "objectClass: extensibleObject" \
+        "altSecurityIdentities: X509:<SHA1-PUKEY>$(fact dualeku.sha1key | tr a-f A-F)"
     person bob "mail: bob@lab.example"
     group ldap-admins "ou=groups," "uid=ldcert,$P" "uid=mailuser,$P" "uid=alice,$P"
     printf 'dn: cn=devs,%s\nobjectClass: groupOfUniqueNames\ncn: devs\nuniqueMember: uid=ldcert,%s\n\n' "$G" "$P"
@@ -159,8 +170,11 @@ start)
     while [ "$DEAD" = "$P1" ] || [ "$DEAD" = "$P2" ] || [ "$DEAD" = "$P3" ]; do DEAD=$(free_port); done
     ldif > "$D/data.ldif"
     # Debian's msuser schema gives altSecurityIdentities no equality rule;
-    # Active Directory compares it ignoring case
-    sed '/NAME .altSecurityIdentities./a\	EQUALITY caseIgnoreMatch' \
+    # Active Directory compares it ignoring case.  Nor objectSid, which
+    # Active Directory matches against a SID string in a filter: here
+    # the entries hold that string.
+    sed -e '/NAME .altSecurityIdentities./a\	EQUALITY caseIgnoreMatch' \
+        -e '/NAME .objectSid./a\	EQUALITY octetStringMatch' \
         /etc/ldap/schema/msuser.schema > "$D/msuser.schema"
     for n in primary second; do
         conf $n > "$D/$n.conf"

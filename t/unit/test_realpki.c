@@ -11,6 +11,7 @@
 #include "mtls_field.h"
 #include "mtls_rule.h"
 #include "mtls_filefmt.h"
+#include "mtls_ldapfilter.h"
 
 #define SID "S-1-5-21-3623811015-3361044348-30300820-1013"
 /* The security extension 1.3.6.1.4.1.311.25.2 holding SID. */
@@ -440,6 +441,87 @@ static void test_gridmap_fakebasic(apr_pool_t *p, EVP_PKEY *k)
               "USER:PASSWORD-HASH");
 }
 
+static mtls_ldapfilter_t *lf(apr_pool_t *p, const char *text)
+{
+    mtls_ldapfilter_t *f = NULL;
+    const char *err = mtls_ldapfilter_parse(p, text, MTLS_LDAPFILTER_USER,
+                                            &f);
+    CHECK_STR(err, NULL);
+    return f;
+}
+
+/* The AD placeholders of the directory: {sid} only when trusted,
+ * {ski!ad} and {sha1-pubkey!ad} in altSecurityIdentities' hex, and the
+ * strength of a filter from what each of its branches proves. */
+static void test_ldap_ad(apr_pool_t *p, EVP_PKEY *k)
+{
+    static const char *const ext[] = { SID_EXT,
+        "subjectKeyIdentifier=hash", NULL };
+    static const char *const chosen[] = {
+        "subjectKeyIdentifier=00112233445566778899aabbccddeeff00112233", NULL
+    };
+    mtls_cert_t *c = facts(p, unit_cert_ext(k, ext, NULL, "20200101000000Z",
+                                            "20351231235959Z"));
+    mtls_cert_t *ch = facts(p, unit_cert_ext(k, chosen, NULL,
+                                             "20200101000000Z",
+                                             "20351231235959Z"));
+    mtls_ldapfilter_t *sid = lf(p, "(objectSid={sid})");
+    mtls_ldapfilter_t *ski = lf(p, "(altSecurityIdentities=X509:<SKI>{ski!ad})");
+    mtls_ldapfilter_t *sha = lf(p, "(altSecurityIdentities=X509:<SHA1-PUKEY>"
+                                   "{sha1-pubkey!ad})");
+    mtls_ldapfilter_t *f;
+    const char *err;
+
+    if (!c || !ch || !sid || !ski || !sha) {
+        return;
+    }
+    CHECK_STR(mtls_ldapfilter_render_sid(p, sid, c, NULL, NULL, 1),
+              "(objectSid=" SID ")");
+    /* an untrusted SID finds nothing, never a search without it */
+    CHECK(mtls_ldapfilter_render_sid(p, sid, c, NULL, NULL, 0) == NULL);
+    CHECK(mtls_ldapfilter_render(p, sid, c, NULL, NULL) == NULL);
+    CHECK(mtls_ldapfilter_render_sid(p, sid, ch, NULL, NULL, 1) == NULL);
+    CHECK(mtls_ldapfilter_uses_sid(sid) && !mtls_ldapfilter_uses_sid(ski));
+    CHECK_STR(mtls_ldapfilter_render(p, ski, ch, NULL, NULL),
+              "(altSecurityIdentities=X509:<SKI>"
+              "00112233445566778899AABBCCDDEEFF00112233)");
+    {
+        char *up = apr_pstrdup(p, c->sha1_pubkey), *u;
+        for (u = up; *u; u++) {
+            *u = apr_toupper(*u);
+        }
+        CHECK_STR(mtls_ldapfilter_render(p, sha, c, NULL, NULL),
+                  apr_pstrcat(p, "(altSecurityIdentities=X509:<SHA1-PUKEY>",
+                              up, ")", NULL));
+    }
+    /* strength: a trusted SID and the key's hash are strong; an SKI only
+     * when it is the hash of the certificate's own key */
+    CHECK(mtls_ldapfilter_strong_for(sid, c));
+    CHECK(mtls_ldapfilter_strong_for(sha, c) && mtls_ldapfilter_strong_for(sha, ch));
+    CHECK(mtls_ldapfilter_strong_for(ski, c));
+    CHECK(!mtls_ldapfilter_strong_for(ski, ch));
+    CHECK(!mtls_ldapfilter_is_strong(ski));
+    /* an OR is as strong as its weakest branch, an AND as its strongest */
+    f = lf(p, "(|(altSecurityIdentities=X509:<SHA1-PUKEY>{sha1-pubkey!ad})"
+              "(mail={san:email}))");
+    CHECK(f && !mtls_ldapfilter_strong_for(f, c));
+    f = lf(p, "(|(userCertificate;binary={cert})(mail={san:email}))");
+    CHECK(f && !mtls_ldapfilter_is_strong(f));
+    f = lf(p, "(&(objectClass=user)(|(objectSid={sid})"
+              "(altSecurityIdentities=X509:<SKI>{ski!ad})))");
+    CHECK(f && mtls_ldapfilter_strong_for(f, c) && !mtls_ldapfilter_strong_for(f, ch));
+    f = lf(p, "(&(mail={san:email})(!(x={sha256})))");
+    CHECK(f && !mtls_ldapfilter_is_strong(f));
+    f = lf(p, "(&(mail={san:email})(x={sha256}))");
+    CHECK(f && mtls_ldapfilter_is_strong(f));
+    f = lf(p, "(|(&(i={issuer})(s={serial}))(a=X509:<I>{issuer!ad}<SR>{serial!ad}))");
+    CHECK(f && mtls_ldapfilter_is_strong(f));
+    f = lf(p, "(|(i={issuer})(s={serial}))");
+    CHECK(f && !mtls_ldapfilter_is_strong(f));
+    err = mtls_ldapfilter_parse(p, "(x={sid!ad})", MTLS_LDAPFILTER_USER, &f);
+    CHECK_HAS(err, "{sha1-pubkey!ad}");
+}
+
 void test_realpki(apr_pool_t *p)
 {
     EVP_PKEY *k = unit_key();
@@ -452,5 +534,6 @@ void test_realpki(apr_pool_t *p)
     test_flat(p, k);
     test_new_keys(p, k);
     test_gridmap_fakebasic(p, k);
+    test_ldap_ad(p, k);
     EVP_PKEY_free(k);
 }
