@@ -48,7 +48,8 @@ static void add(facts_t *f, kind_e kind, const char *key, const char *value,
  * in the parent's post_config; read-only afterwards. */
 static const char *const cert_names[] = {
     "subject", "issuer", "serial", "sha256", "spki", "not-after",
-    "days-left", "san:email", "san:dns", "san:uri", "san:ip", "san:upn", NULL
+    "days-left", "san:email", "san:dns", "san:uri", "san:ip", "san:upn",
+    "eku", "policies", "sid", "ski", "sha1-pubkey", NULL
 };
 static const char *const identity_names[] = {
     "user", "groups", "source", "strength", "ldap-dn", NULL
@@ -82,7 +83,7 @@ static void add_field(facts_t *f, const mtls_field_t *field,
 {
     apr_pool_t *p = f->r->pool;
 
-    if (field->kind == MTLS_F_SAN || field->kind == MTLS_F_GROUPS) {
+    if (mtls_field_is_list(field)) {
         add(f, K_LIST, field->name, NULL, mtls_value_list(p, field, facts));
     }
     else {

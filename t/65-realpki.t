@@ -20,7 +20,7 @@ my $h2 = $mpm ne 'prefork';   # mod_http2 stays inactive under prefork
 my $port = MTLSTest::port('mtls_pki');
 my %fact = do { open my $f, '<', pki('realpki.facts') or die; map { chomp; split /=/, $_, 2 } <$f> };
 
-plan tests => 146 + 4 + 13 + 4 + 26;
+plan tests => 146 + 4 + 13 + 4 + 26 + 7;
 
 # GET PATH as WHO on vhost mtls_pki: [code, env, X-MTLS-Deny, JSON body]
 sub req {
@@ -159,6 +159,26 @@ grant(alice => '/ad/sid', undef);
     # the same as a map-file key and a rule: strong and weak agree
     grant(noeku => '/ad/ski', $fact{'noeku.ski'}, 'strong');
     grant(chosenski => '/ad/ski', $fact{'chosenski.ski'}, 'weak');
+}
+
+# ---- the whoami page --------------------------------------------------------------
+{
+    my $w = sub { my $res = GET_as($_[0], uniq('/whoami'), vhost => 'mtls_pki', json => 1); json_of($res) };
+    my $j = $w->('adsid');
+    my $c = $j->{certificate} || {};
+    is(join(',', @{ ref $c->{eku} ? $c->{eku} : [] }), 'clientAuth', 'whoami: eku, a list');
+    is(join(' ', map { $c->{$_} // '-' } qw(sid ski sha1-pubkey)),
+       "$fact{sid} $fact{'adsid.ski'} $fact{'adsid.sha1key'}", 'whoami: sid, ski, sha1-pubkey');
+    is(join(' ', map { $j->{identity}{$_} // '-' } qw(user strength source)), "$fact{sid} strong rule:1",
+       'whoami: the user from a trusted SID, strong');
+    $c = $w->('policies')->{certificate} || {};
+    is(join(',', @{ ref $c->{policies} ? $c->{policies} : [] }), "$fact{'pol.gov'},$fact{'pol.lab'}", 'whoami: policies, a list');
+    $c = $w->('smartcard')->{certificate} || {};
+    is(join(',', @{ ref $c->{eku} ? $c->{eku} : [] }), 'clientAuth,msSmartcardLogin', 'whoami: every EKU');
+    $j = $w->('adsidroot');
+    is(join(' ', map { $j->{identity}{$_} // '-' } qw(user strength)), "$fact{sid} weak", 'whoami: a SID from a CA not trusted for SIDs is weak');
+    $c = $w->('noeku')->{certificate} || {};
+    ok(!defined $c->{sid} && !@{ ref $c->{eku} ? $c->{eku} : [] }, 'whoami: no SID, no EKU');
 }
 
 # ---- the new fields as identity headers ------------------------------------------
