@@ -454,6 +454,8 @@ int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size)
     c.subject = c.issuer = value;
     c.serial = serial;
     c.sha256 = c.spki = value;
+    c.sid = c.ski = c.sha1_pubkey = value;
+    c.ski_is_key_hash = data[0] & 2;
     c.der = (const unsigned char *)text;
     c.der_len = strlen(text);
     ava.oid = "2.5.4.3";
@@ -466,7 +468,8 @@ int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size)
         c.san[i] = apr_array_make(p, 1, sizeof(const char *));
         APR_ARRAY_PUSH(c.san[i], const char *) = value;
     }
-    out = mtls_ldapfilter_render(p, f, &c, user, value);
+    out = mtls_ldapfilter_render_sid(p, f, &c, user, value, data[0] & 4);
+    (void)mtls_ldapfilter_strong_for(f, &c);
     if (out && count_specials(out) != literal_specials(tmpl)) {
         FAIL("a value changed the filter: [%s] -> [%s]", tmpl, out);
     }
