@@ -317,6 +317,6 @@ grant(multiuri => '/deny', 'multiuri');
         like($j->{detail} // '', qr/^certificate has expired \(notAfter \Q$na\E/, "$proto: the detail has the date");
     }
     SKIP: {
-        skip 'no HTTP/2 under prefork', 4 unless $h2;
+        skip 'HTTP/2: mod_http2 is inactive under prefork, so no HTTP/2 connection can outlive the certificate', 4 unless $h2;
     }
 }
