@@ -6,11 +6,13 @@
 #   /granted/   Require all granted                               (baseline)
 #   /ldgroup/   Require mtls-group admins, user and groups from the directory
 #               (MTLSLDAPUserFilter (mail={san:email}), cache warm)
-#   /authnz/    mod_authnz_ldap: Require ldap-group cn=admins,... for the same
-#               user (AuthType mtls + MTLSUserFrom give r->user, as
-#               SSLUserName would; util_ldap's cache warm)
+#   /authnz/    mod_authnz_ldap the usual way: SSLUserName SSL_CLIENT_S_DN_CN
+#               gives r->user, Require ldap-group cn=admins,... (util_ldap's
+#               caches warm); no MTLS* directive in scope
 #
-# with keep-alive and with a new TLS connection per request; then the
+# with keep-alive and with a new TLS connection per request, the ratio
+# mtls / authnz_ldap of the two printed (goal >= 1.05), and callgrind's
+# instructions per keep-alive request of each (as bench/run.sh); then the
 # population: 1,000 distinct client certificates, a new connection each,
 # cache warm, /granted/ vs /ldgroup/ with MTLSCache shmcb, then memcache,
 # then redis.  Also: directory operations per distinct certificate per TTL
@@ -18,7 +20,8 @@
 # cache has never seen) against the warm one, median and p99.
 #
 # Knobs: BENCH_DIR_SECONDS (12) measured seconds per run, BENCH_ROUNDS (4),
-# BENCH_CONNS (2), BENCH_POPULATION (1000), BENCH_COLD (200).
+# BENCH_CONNS (2), BENCH_POPULATION (1000), BENCH_COLD (200),
+# BENCH_CALLGRIND (1; 0 skips the instruction counts).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +30,21 @@ RUN="$BENCH/run/directory"
 PKI="$RUN/pki"
 . "$REPO/scripts/httpd-lib.sh"
 . "$REPO/t/services/lib.sh"
+# shellcheck source=lib.sh
+. "$BENCH/lib.sh"
+PIDFILE="$RUN/httpd.pid"
+CONF="$RUN/httpd.conf"
+ERRLOG="$RUN/error.log"
+CALLGRIND="${BENCH_CALLGRIND:-1}"
+PATHS=(/granted/ /ldgroup/ /authnz/)
+declare -A REQUIRE=(
+    [/granted/]="all granted"
+    [/ldgroup/]="mtls-group admins (directory)"
+    [/authnz/]="ldap-group (SSLUserName + mod_authnz_ldap)"
+)
+CG_CERT=alice
+FWD_PORT=''   # no forwarded-certificate vhost to count through
+url_path() { printf '%s' "$1"; }
 HTTPD="${APACHE2:-/usr/sbin/apache2}"
 MODDIR="${APACHE_MODULES:-/usr/lib/apache2/modules}"
 MODULE="$REPO/.libs/mod_mtls_authz.so"
@@ -47,14 +65,18 @@ for tool in slapd slapadd memcached redis-server openssl curl cc; do
 done
 [ -f "$MODULE" ] || die "$MODULE missing (make -f Makefile.apxs)"
 
+# slapd, memcached and redis-server run in the foreground, children of
+# this script: their pids are known whoever they run as (a daemon that
+# drops privileges cannot write its pid file here).
 pids=()
 cleanup() {
-    [ -s "$RUN/httpd.pid" ] && kill -TERM "$(cat "$RUN/httpd.pid")" 2>/dev/null || true
+    stop_server
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -s "$RUN/memcached.pid" ] && kill "$(cat "$RUN/memcached.pid")" 2>/dev/null || true
-    [ -s "$RUN/redis/redis.pid" ] && kill "$(cat "$RUN/redis/redis.pid")" 2>/dev/null || true
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+[ ! -d "$RUN" ] || stop_server
 rm -rf "$RUN"; mkdir -p "$RUN"
 # As root, httpd's children run as www-data: let them read what they need.
 chmod 755 "$RUN"
@@ -154,13 +176,14 @@ pids+=($!)
 wait_port "$SLAPD_PORT" 20 || die "slapd did not start: $(tail -3 "$RUN/slapd.log")"
 
 MC_PORT=$(free_port)
-memcached -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 -d -P "$RUN/memcached.pid" \
-    $( [ "$(id -u)" = 0 ] && echo -u nobody )
+memcached -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 \
+    $( [ "$(id -u)" = 0 ] && echo -u nobody ) >"$RUN/memcached.log" 2>&1 &
+pids+=($!)
 mkdir -p "$RUN/redis"; chmod 777 "$RUN/redis"
 RD_PORT=$(free_port)
-redis-server --bind 127.0.0.1 --port "$RD_PORT" --daemonize yes --save '' \
-    --pidfile "$RUN/redis/redis.pid" --dir "$RUN/redis" --appendonly no \
-    --logfile "$RUN/redis/redis.log" >/dev/null
+redis-server --bind 127.0.0.1 --port "$RD_PORT" --daemonize no --save '' \
+    --dir "$RUN/redis" --appendonly no --logfile "$RUN/redis/redis.log" >/dev/null 2>&1 &
+pids+=($!)
 wait_port "$MC_PORT" 10 && wait_port "$RD_PORT" 10 || die "memcached/redis did not start"
 
 # ---------------------------------------------------------------- httpd
@@ -175,7 +198,7 @@ write_conf() {  # write_conf MTLSCACHE
              ssl socache_shmcb socache_memcache socache_redis mime dir ldap \
              authnz_ldap) || die "a module httpd needs is missing"
     [ "$(id -u)" = 0 ] && user=$'User www-data\nGroup www-data'
-    cat >"$RUN/httpd.conf" <<EOF
+    cat >"$CONF" <<EOF
 ServerRoot "$RUN"
 DefaultRuntimeDir "$RUN"
 PidFile "$RUN/httpd.pid"
@@ -227,8 +250,7 @@ DocumentRoot "$RUN/htdocs"
     Require mtls-group admins
 </Location>
 <Location "/authnz/">
-    AuthType mtls
-    MTLSUserFrom san:email ^(.+)@lab\.example\$ \$1
+    SSLUserName SSL_CLIENT_S_DN_CN
     AuthLDAPURL "ldap://127.0.0.1:$SLAPD_PORT/ou=people,$SUFFIX?uid"
     Require ldap-group cn=admins,ou=groups,$SUFFIX
 </Location>
@@ -237,7 +259,7 @@ EOF
 
 start_httpd() {
     write_conf "$1"
-    "$HTTPD" -f "$RUN/httpd.conf" -k start || die "httpd did not start"
+    "$HTTPD" -f "$CONF" -k start || die "httpd did not start"
     local i
     for i in $(seq 1 50); do
         curl -s -o /dev/null --cacert "$PKI/ca.crt" --resolve "localhost:$PORT:127.0.0.1" \
@@ -246,14 +268,7 @@ start_httpd() {
     done
     die "httpd is not answering: $(tail -3 "$RUN/error.log")"
 }
-stop_httpd() {
-    local pid
-    pid=$(cat "$RUN/httpd.pid" 2>/dev/null) || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$RUN/httpd.pid"
-}
-children() { ps --ppid "$(cat "$RUN/httpd.pid")" -o pid= | tr -d ' ' | grep .; }
+stop_httpd() { stop_server; }
 
 get() {  # get CERT PATH -> http code
     curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" \
@@ -261,13 +276,13 @@ get() {  # get CERT PATH -> http code
         "https://localhost:$PORT$2"
 }
 
-cc -O2 -Wall -o "$LOADGEN" "$BENCH/loadgen.c" -lssl -lcrypto -lpthread || die "loadgen"
+build_loadgen "$LOADGEN" || die "loadgen"
 
 # loadgen run: NAME MODE PATHS [extra args] -> $RUN/NAME.txt
 run_loadgen() {
     local name=$1 mode=$2 paths=$3; shift 3
     local xs=() p
-    for p in $(children); do xs+=(-x "$p"); done
+    for p in $(server_children); do xs+=(-x "$p"); done
     "$LOADGEN" -p "$PORT" -s localhost -P "$paths" -C "$PKI/ca.crt" -m "$mode" \
         -t "$CONNS" -d "$SECONDS_PER" -w 1 -r "$ROUNDS" -T $([ "$mode" = ka ] && echo 100 || echo 250) \
         -z 42 "${xs[@]}" "$@" >"$RUN/$name.txt" 2>"$RUN/$name.err" ||
@@ -295,6 +310,21 @@ report() {
         }' "$RUN/$name.txt"
 }
 
+# versus NAME MODE: Require mtls-group from the directory against
+# mod_authnz_ldap on the same work, side by side in the same run
+versus() {
+    awk -v mode="$2" '
+        /^round=/ {
+            for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            p = v["path"]; ok[p] += v["ok"]; ns[p] += v["slot_ns"]; srv[p] += v["srv_ns"] }
+        END {
+            m = ok["/ldgroup/"] / (ns["/ldgroup/"] / 1e9); a = ok["/authnz/"] / (ns["/authnz/"] / 1e9)
+            mu = srv["/ldgroup/"] / ok["/ldgroup/"]; au = srv["/authnz/"] / ok["/authnz/"]
+            printf "  %-12s mtls / authnz_ldap: %.3f in req/s, %.3f in server CPU per request (authnz us / mtls us); goal >= 1.05\n",
+                mode, m / a, au / mu
+        }' "$RUN/$1.txt"
+}
+
 searches() {  # searches FROM-LINE: user searches for population addresses
     tail -n +"$1" "$RUN/slapd.log" | grep -c 'SRCH base="ou=people.*filter="(mail=p[0-9]' || true
 }
@@ -317,7 +347,24 @@ for mode in ka new; do
     run_loadgen "alice-$mode" "$mode" /granted/,/ldgroup/,/authnz/ \
         -c "$PKI/alice.crt" -k "$PKI/alice.key"
     report "alice-$mode" /granted/ "$mode"
+    versus "alice-$mode" "$mode"
 done
+# Instructions per keep-alive request (httpd -X under callgrind, the same
+# configuration, caches warm): reproducible where timings under load are not.
+stop_httpd
+CURL=(curl -sS --max-time 30 --resolve "localhost:$PORT:127.0.0.1" --cacert "$PKI/ca.crt")
+callgrind_count
+if [ -s "$RUN/callgrind/instr.txt" ]; then
+    awk 'NR == FNR { ins[$1] = $2; next } END {
+            g = ins["/granted/"]; m = ins["/ldgroup/"]; a = ins["/authnz/"]
+            printf "  ka instr/req: /granted/ %d, /ldgroup/ %d (i-ratio %.3f of granted), /authnz/ %d (%.3f)\n", g, m, g / m, a, g / a
+            printf "  ka mtls / authnz_ldap in instructions: %.3f (authnz instr / mtls instr; goal >= 1.05)\n", a / m
+        }' "$RUN/callgrind/instr.txt" /dev/null
+    [ ! -s "$RUN/callgrind/functions.txt" ] || sed 's/^/  /' "$RUN/callgrind/functions.txt"
+else
+    say "  no instruction counts: $(cat "$RUN/callgrind/skipped" 2>/dev/null)"
+fi
+start_httpd "shmcb:$RUN/mtls_cache(8388608)"
 
 # ---- cold path: first request of a certificate never seen ------------------
 say "bench/directory: cold path: $COLD certificates never seen, one request each, then again"
