@@ -72,12 +72,37 @@ static const char *var_value(request_rec *r, const mtls_facts_t *facts,
 
 /* True when @p key names a variable this module sets (MTLS_DENY_REASON
  * is the decision's, set where it is made). */
+/* True when @p key is one of the name strings above (not a copy). */
+static int static_name(const char *key)
+{
+    unsigned i;
+
+    for (i = 0; i < V_DENY_REASON; i++) {
+        if (key == var_names[i]) {
+            return 1;
+        }
+    }
+    for (i = 0; i < GROUP_NAMES; i++) {
+        if (key == group_names[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int is_ours(const char *key)
 {
     unsigned i;
 
-    if (!key || (key[0] != 'M' && key[0] != 'm')
-        || strncasecmp(key, "MTLS_", 5)) {
+    if (!key || (key[0] != 'M' && key[0] != 'm')) {
+        return 0;
+    }
+    /* What this module added carries its own name strings (also in the
+     * copy a subrequest gets): no comparing of letters for those. */
+    if (static_name(key)) {
+        return 1;
+    }
+    if (strncasecmp(key, "MTLS_", 5)) {
         return 0;
     }
     if (!strncasecmp(key + 5, "GROUP_", 6) && apr_isdigit(key[11])) {
@@ -140,8 +165,10 @@ static const void *copy_env(apr_pool_t *p, const void *v)
     to->names = apr_palloc(p, sizeof(char *) * (from->n + 1));
     to->values = apr_palloc(p, sizeof(char *) * (from->n + 1));
     for (i = 0; i < from->n; i++) {
-        /* names are static, or made for MTLS_GROUP_16 and up */
-        to->names[i] = apr_pstrdup(p, from->names[i]);
+        /* names are static (kept as they are: is_ours() knows them by
+         * address), or made for MTLS_GROUP_16 and up */
+        to->names[i] = static_name(from->names[i]) ? from->names[i]
+                       : apr_pstrdup(p, from->names[i]);
         to->values[i] = from->values[i] ? apr_pstrdup(p, from->values[i])
                                         : NULL;
     }
