@@ -325,6 +325,31 @@ versus() {
         }' "$RUN/$1.txt"
 }
 
+# cache_reads memcache|redis: reads the cache server has answered so far
+cache_reads() {
+    local line n=0
+    case $1 in
+        memcache)
+            exec 3<>"/dev/tcp/127.0.0.1/$MC_PORT" || { echo 0; return; }
+            printf 'stats\r\n' >&3
+            while read -r -t 5 line <&3; do
+                case $line in END*) break ;; "STAT cmd_get "*) n=${line#STAT cmd_get }; n=${n%$'\r'} ;; esac
+            done ;;
+        redis)
+            exec 3<>"/dev/tcp/127.0.0.1/$RD_PORT" || { echo 0; return; }
+            printf 'INFO stats\r\n' >&3
+            while read -r -t 5 line <&3; do
+                line=${line%$'\r'}
+                case $line in
+                    keyspace_hits:*) n=$((n + ${line#*:})) ;;
+                    keyspace_misses:*) n=$((n + ${line#*:})); break ;;
+                esac
+            done ;;
+    esac
+    exec 3<&- 3>&-
+    echo "$n"
+}
+
 searches() {  # searches FROM-LINE: user searches for population addresses
     tail -n +"$1" "$RUN/slapd.log" | grep -c 'SRCH base="ou=people.*filter="(mail=p[0-9]' || true
 }
@@ -410,10 +435,16 @@ for kind in shmcb memcache redis; do
     done | xargs -P 4 -I{} curl -s -o /dev/null --cacert "$PKI/ca.crt" \
         --resolve "localhost:$PORT:127.0.0.1" --cert "$PKI/{}.crt" --key "$PKI/{}.key" \
         "https://localhost:$PORT/ldgroup/"
+    r0=$(cache_reads "$kind")
     run_loadgen "pop-$kind" new /granted/,/ldgroup/ -L "$POP" \
         -c "$PKI/p%04d.crt" -k "$PKI/p%04d.key"
+    r1=$(cache_reads "$kind")
     u=$(searches "$l0"); g=$(group_searches "$l0")
     report "pop-$kind" /granted/ "pop $kind"
+    [ "$kind" = shmcb ] ||
+        say "    reads the $kind server answered during the run: $((r1 - r0)) for" \
+            "$(awk '/^round=/ && /path=\/ldgroup\// { for (i = 1; i <= NF; i++) if ($i ~ /^ok=/) n += substr($i, 4) }
+                    END { print n + 0 }' "$RUN/pop-$kind.txt") /ldgroup/ requests (a process keeps fresh answers for up to 30 s)"
     say "    directory operations during warm-up and run: $u user + $g group searches" \
         "for $POP certificates = $(awk -v a="$((u + g))" -v b="$POP" 'BEGIN{printf "%.2f", a/b}') per certificate per TTL"
 done
