@@ -307,15 +307,19 @@ static int spelling(const char *key, const char *name)
     if (!name) {
         return 0;
     }
+    /* ASCII case folding inline: header names are tokens, and a call to
+     * the C library's tolower per character costs more than the rest. */
+#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))
     for (; *key && *name; key++, name++) {
-        char k = *key == '_' ? '-' : *key, n = *name == '_' ? '-' : *name;
-        if (apr_tolower(k) != apr_tolower(n)) {
-            return 0;
-        }
-        if (*key != *name && apr_tolower(*key) != apr_tolower(*name)) {
+        char k = LOWER(*key), n = LOWER(*name);
+        if (k != n) {
+            if ((k == '_' ? '-' : k) != (n == '_' ? '-' : n)) {
+                return 0;
+            }
             exact = 0;
         }
     }
+#undef LOWER
     return (*key || *name) ? 0 : (exact ? 1 : 2);
 }
 
@@ -389,7 +393,7 @@ static int scrub_headers(request_rec *r)
     elts = (const apr_table_entry_t *)arr->elts;
     /* One look at the first character (as spelling() reads it) rules
      * out nearly every header. */
-#define FIRST(s) ((s)[0] == '_' ? '-' : apr_tolower((s)[0]))
+#define FIRST(s) ((s)[0] == '_' ? '-' : apr_tolower((s)[0]))  /* as spelling() */
     h0 = FIRST(pc->header);
     c0 = pc->chain_header ? FIRST(pc->chain_header) : h0;
     for (i = 0; i < arr->nelts; i++) {
