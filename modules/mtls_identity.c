@@ -413,6 +413,44 @@ static memo_t *memo_slot_locked(mtls_conn_state_t *cs, const mtls_sources_t *key
 /* The outcome for a verified certificate under @p dc: from the memo, or
  * resolved now (and kept when it may be).  @p how says which, for the
  * log. */
+/* The loaded files a resolution reads, held until it is done. */
+typedef struct {
+    mtls_snapshot_t *deny, *crl, *map, *group;
+} held_t;
+
+/* The sources in force for @p dc, as the resolver reads them and as the
+ * memo keys its answers: files (held in @p held until sources_release),
+ * rules, CRL policy, SID trust and the directory (with its asker in
+ * @p dir).  One place, so a direct and a forwarded certificate are
+ * always resolved from the same sources. */
+static void sources_gather(request_rec *r, const mtls_dir_conf_t *dc,
+                           mtls_sources_t *src, held_t *held,
+                           mtls_asker_t *dir)
+{
+    memset(src, 0, sizeof(*src));
+    held->deny = acquire(dc->deny_list, &src->deny_list);
+    held->crl = acquire(dc->crl, &src->crl);
+    src->crl_stale_deny = mtls_conf_crl_stale_deny(dc);
+    held->map = acquire(dc->map_file, &src->map_file);
+    held->group = acquire(dc->group_file, &src->group_file);
+    src->user_rules = dc->user_rules;
+    src->group_rules = dc->group_rules;
+    src->sid_issuers = dc->sid_issuers;
+    if (mtls_directory_enabled(dc->directory)) {
+        memcpy(src->directory, mtls_directory_digest(dc->directory),
+               sizeof(src->directory));
+        mtls_directory_asker(r, dc->directory, dir);
+    }
+}
+
+static void sources_release(const mtls_dir_conf_t *dc, held_t *held)
+{
+    release(dc->deny_list, held->deny);
+    release(dc->crl, held->crl);
+    release(dc->map_file, held->map);
+    release(dc->group_file, held->group);
+}
+
 static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
                                          const mtls_dir_conf_t *dc,
                                          const mtls_cert_t *cert,
@@ -421,27 +459,14 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     apr_time_t now = r->request_time;
     const mtls_outcome_t *o = NULL;
     mtls_outcome_t *fresh;
-    mtls_snapshot_t *deny, *crl, *map, *group;
     apr_array_header_t *trace = NULL;
     mtls_sources_t src;
     mtls_asker_t dir;
+    held_t held;
     memo_t *m;
     int i;
 
-    memset(&src, 0, sizeof(src));
-    deny = acquire(dc->deny_list, &src.deny_list);
-    crl = acquire(dc->crl, &src.crl);
-    src.crl_stale_deny = mtls_conf_crl_stale_deny(dc);
-    map = acquire(dc->map_file, &src.map_file);
-    group = acquire(dc->group_file, &src.group_file);
-    src.user_rules = dc->user_rules;
-    src.group_rules = dc->group_rules;
-    src.sid_issuers = dc->sid_issuers;
-    if (mtls_directory_enabled(dc->directory)) {
-        memcpy(src.directory, mtls_directory_digest(dc->directory),
-               sizeof(src.directory));
-        mtls_directory_asker(r, dc->directory, &dir);
-    }
+    sources_gather(r, dc, &src, &held, &dir);
 
     /* The lock is held while resolving: streams of one connection that
      * arrive together wait for the first one's answer (one resolution,
@@ -487,10 +512,7 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
         o = mtls_outcome_copy(r->pool, fresh);
     }
 leave:
-    release(dc->deny_list, deny);
-    release(dc->crl, crl);
-    release(dc->map_file, map);
-    release(dc->group_file, group);
+    sources_release(dc, &held);
     return o;
 }
 
@@ -512,24 +534,13 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                                                const char **how)
 {
     apr_time_t now = r->request_time;
-    mtls_snapshot_t *deny, *map, *group;
     const mtls_outcome_t *o;
     mtls_outcome_t *fresh;
     mtls_sources_t src;
     mtls_asker_t dir;
+    held_t held;
 
-    memset(&src, 0, sizeof(src));
-    deny = acquire(dc->deny_list, &src.deny_list);
-    map = acquire(dc->map_file, &src.map_file);
-    group = acquire(dc->group_file, &src.group_file);
-    src.user_rules = dc->user_rules;
-    src.group_rules = dc->group_rules;
-    src.sid_issuers = dc->sid_issuers;
-    if (mtls_directory_enabled(dc->directory)) {
-        memcpy(src.directory, mtls_directory_digest(dc->directory),
-               sizeof(src.directory));
-        mtls_directory_asker(r, dc->directory, &dir);
-    }
+    sources_gather(r, dc, &src, &held, &dir);
     ri->src = src;
     o = mtls_proxy_memo_get(r, &src, sizeof(src));
     if (o && now < o->expires) {
@@ -554,9 +565,7 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
         o = mtls_outcome_copy(r->pool, fresh);
     }
 leave:
-    release(dc->deny_list, deny);
-    release(dc->map_file, map);
-    release(dc->group_file, group);
+    sources_release(dc, &held);
     return o;
 }
 
