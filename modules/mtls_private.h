@@ -23,6 +23,8 @@ typedef struct {
     struct mtls_req_identity *identity;   /* mtls_identity.c */
     struct mtls_req_decision *decision;   /* mtls_decision.c */
     struct mtls_req_proxy *proxy;         /* mtls_proxy.c */
+    const void *exported;                 /* mtls_vars.c: the variable set
+                                           * put into subprocess_env */
 } mtls_req_t;
 
 /** The module's per-request state of @p r, created on first use when

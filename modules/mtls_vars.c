@@ -217,6 +217,16 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
                                fresh);
         es = fresh;
     }
+    if (r->main) {
+        const mtls_req_t *mq = mtls_req(r->main, 0);
+        if (mq && mq->exported == es) {
+            /* A subrequest's environment is a copy of its main
+             * request's, which has this very identity's variables
+             * already (mod_dir's index, SSI): nothing to redo. */
+            mtls_req(r, 1)->exported = es;
+            return;
+        }
+    }
     /* Ours replace any of the same name (SetEnvIf, RewriteRule [E=], the
      * main request's for a subrequest), also MTLS_GROUP_n beyond this
      * identity's groups; then adding needs no scan for an old value. */
@@ -230,6 +240,7 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
             apr_table_addn(env, es->names[i], val);
         }
     }
+    mtls_req(r, 1)->exported = es;
 }
 
 /* Variables are set where the module is in use: the scope maps
