@@ -14,7 +14,7 @@ ONLY=${1:-}
 SECS=${2:-${FUZZ_SECONDS:-60}}
 CC=${FUZZ_CC:-clang}
 OUT=t/build/fuzz
-PURE="modules/mtls_cert.c modules/mtls_dn.c modules/mtls_field.c \
+PURE="modules/mtls_cert.c modules/mtls_cert_twins.c modules/mtls_dn.c modules/mtls_field.c \
       modules/mtls_rule.c modules/mtls_match.c modules/mtls_filefmt.c \
       modules/mtls_ldapfilter.c modules/mtls_fwdfmt.c modules/mtls_fwd.c"
 CFLAGS="-std=gnu99 -g -O1 -fno-omit-frame-pointer \
