@@ -257,9 +257,11 @@ static void test_formats(apr_pool_t *p, blob_t leaf, blob_t inter,
                     "%0A-----END%20CERTIFICATE-----%0A", NULL);
     CHECK_INT(decode(p, MTLS_FWD_PEM_URLENCODED, v, NULL, &c, &err), 1);
     CHECK(same(c, 0, leaf));
+    /* Cut just before the END line: cutting a fixed number of characters
+     * would land inside a %-escape for some generated keys. */
+    v = urlenc(p, leaf_pem);
     CHECK_INT(decode(p, MTLS_FWD_PEM_URLENCODED,
-                     apr_pstrndup(p, urlenc(p, leaf_pem),
-                                  strlen(urlenc(p, leaf_pem)) - 40),
+                     apr_pstrndup(p, v, strstr(v, "-----END") - v),
                      NULL, &c, &err), -1);
     CHECK_HAS(err, "truncated");
     CHECK_INT(decode(p, MTLS_FWD_PEM_URLENCODED, "hello", NULL, &c, &err), -1);
