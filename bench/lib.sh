@@ -61,6 +61,12 @@ build_loadgen() {
 
 CG_FEW=50     # keep-alive requests in the first measurement of a path
 CG_MANY=350   # ... and in the second: instr/req = (second - first) / 300
+# new:PATH items (when CG_NEW lists paths): a new TLS connection per
+# request (one curl each, no session reuse), so the figure includes the
+# full handshake and whatever the module does once per connection.
+CG_NEW_FEW=10
+CG_NEW_MANY=50
+CG_NEW=()
 
 # The forwarded-certificate items counted besides PATHS (when HAProxy's
 # vhost is configured): fwd1:PATH with alice's certificate in Client-Cert
@@ -93,6 +99,14 @@ cg_requests() {
             "$RUN/proxy-certs.txt" >"$cg/urls"
         curl -sS --max-time 60 -K "$cg/urls" >"$cg/curl.out" 2>&1 || true
         ;;
+    new:*)
+        : >"$cg/curl.out"
+        for ((i = 0; i < n; i++)); do
+            "${CURL[@]}" --http1.1 --cert "$PKI/$CG_CERT.crt" --key "$PKI/$CG_CERT.key" \
+                -o /dev/null -w '%{http_code} 1\n' \
+                "https://localhost:$PORT$(url_path "${p#new:}")" >>"$cg/curl.out" 2>&1 || true
+        done
+        ;;
     *)
         for ((i = 0; i < n; i++)); do
             printf 'url = "https://localhost:%s%s"\noutput = "/dev/null"\n' "$PORT" "$(url_path "$p")"
@@ -108,7 +122,7 @@ cg_requests() {
             "$(sort "$cg/curl.out" | uniq -c | awk 'NR <= 3' | tr '\n' ' ')" >"$cg/skipped"
         return 1
     fi
-    if [ "$(awk '{ s += $2 } END { print s }' "$cg/curl.out")" != 1 ]; then
+    if [ "${p#new:}" = "$p" ] && [ "$(awk '{ s += $2 } END { print s }' "$cg/curl.out")" != 1 ]; then
         echo "note: curl opened more than one connection for $p: its figures include handshakes" \
             >>"$cg/notes"
     fi
@@ -177,12 +191,16 @@ callgrind_count() {
         CG_ALICE=":$CG_ALICE:"
         items+=(fwd1:/granted/ fwd1:/group/ fwdN:/granted/ fwdN:/group/)
     fi
+    for p in "${CG_NEW[@]}"; do items+=("new:$p"); done
     for p in "${items[@]}"; do
-        case "$p" in fwdN:*) n=$CG_FWD_CERTS ;; *) n=20 ;; esac
+        case "$p" in fwdN:*) n=$CG_FWD_CERTS ;; new:*) n=3 ;; *) n=20 ;; esac
         cg_requests "$p" "$n" || { cg_stop; return 0; }
     done
+    local counts
     for p in "${items[@]}"; do
-        for n in "$CG_FEW" "$CG_MANY"; do
+        counts="$CG_FEW $CG_MANY"
+        [ "${p#new:}" = "$p" ] || counts="$CG_NEW_FEW $CG_NEW_MANY"
+        for n in $counts; do
             callgrind_control --zero "$pid" >"$cg/control.out" 2>&1 || true
             cg_requests "$p" "$n" || { cg_stop; return 0; }
             dumps=$((dumps + 1))
@@ -206,9 +224,11 @@ callgrind_count() {
     for p in "${items[@]}"; do
         few="$cg/callgrind.out.$((i + 1))" many="$cg/callgrind.out.$((i + 2))"
         i=$((i + 2))
+        n=$((CG_MANY - CG_FEW))
+        [ "${p#new:}" = "$p" ] || n=$((CG_NEW_MANY - CG_NEW_FEW))
         # "summary:" is the dump's total; "totals:" can also count events
         # from before the counters were zeroed.
-        total=$(awk -v n=$((CG_MANY - CG_FEW)) '/^summary:/ { s[FILENAME] = $2 }
+        total=$(awk -v n="$n" '/^summary:/ { s[FILENAME] = $2 }
                 END { for (f in s) if (f ~ /\.[0-9]+$/) v[++k] = s[f]
                       if (k == 2) printf "%.0f", (v[1] > v[2] ? v[1] - v[2] : v[2] - v[1]) / n }' \
                 "$few" "$many" 2>/dev/null || true)
@@ -218,7 +238,7 @@ callgrind_count() {
             return 0
         fi
         printf '%s %s\n' "$p" "$total" >>"$cg/instr.txt"
-        case "${REQUIRE[$p]:-${CG_LABEL[$p]}}" in *MTLS*|mtls-*) ;; *) continue ;; esac
+        case "${REQUIRE[${p#new:}]:-${CG_LABEL[$p]}}" in *MTLS*|mtls-*) ;; *) continue ;; esac
         # Inclusive cost per request of the module's functions (and of
         # ap_ssl_var_lookup, through which it asks mod_ssl), second dump
         # minus first.
@@ -228,7 +248,7 @@ callgrind_count() {
                   sed 's/^/A /'
               callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$many" 2>/dev/null |
                   sed 's/^/B /'
-            } | awk -v n=$((CG_MANY - CG_FEW)) '
+            } | awk -v n="$n" '
                 # "A 1,234 (5.6%)  file.c:function [object]"
                 $0 ~ /mod_mtls_authz\.so\]$/ || $0 ~ /:ap_ssl_var_lookup \[/ {
                     line = $0; sub(/\([^)]*\)/, "", line); split(line, f, " ")
