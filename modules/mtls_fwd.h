@@ -1,6 +1,6 @@
 /* Certificates forwarded in a header by a TLS-terminating proxy: the
- * module's own chain verification of what mtls_fwdfmt.h decoded, and a
- * bounded LRU of verified results shared by the threads of a process.
+ * module's own chain verification of what mtls_fwdfmt.h decoded (the
+ * results are kept in an mtls_lru.h cache by mtls_proxy.c).
  * Pure: knows nothing of httpd (APR and OpenSSL only), unit-tested. */
 #ifndef MTLS_FWD_H
 #define MTLS_FWD_H
@@ -40,84 +40,5 @@ X509 *mtls_fwd_verify(apr_pool_t *p, X509_STORE *store,
                       STACK_OF(X509_CRL) *crls, int depth,
                       const apr_array_header_t *certs, apr_time_t now,
                       const char **verify_error);
-
-/* ---- the cache of verified certificates --------------------------- */
-
-/* Keys are the bytes that decide a result (what the proxy sent and the
- * verification settings), compared in full: no digest to compute per
- * request, no collision to fear.  Longer keys are not cached. */
-#define MTLS_FWD_MAX_KEY 16384
-
-typedef struct mtls_fwd_cache_t mtls_fwd_cache_t;
-typedef struct mtls_fwd_entry_t mtls_fwd_entry_t;
-
-/**
- * A cache of at most @p slots entries, least recently used evicted
- * first, safe to use from several threads.  Lives as long as @p p.
- */
-apr_status_t mtls_fwd_cache_create(apr_pool_t *p, int slots,
-                                   mtls_fwd_cache_t **out);
-
-/**
- * The entry for @p key if there is one that has not expired at @p now,
- * held for the caller (mtls_fwd_cache_release), else NULL.
- */
-mtls_fwd_entry_t *mtls_fwd_cache_get(mtls_fwd_cache_t *c,
-                                     const void *key, apr_size_t klen,
-                                     apr_time_t now);
-
-/**
- * A new entry for @p key (copied), not yet in any cache, with its own
- * pool to build the value in (mtls_fwd_entry_pool).  NULL when out of
- * memory or when @p klen is above MTLS_FWD_MAX_KEY.
- */
-mtls_fwd_entry_t *mtls_fwd_entry_create(const void *key, apr_size_t klen);
-
-/** The pool the value of @p e lives in (as long as the entry). */
-apr_pool_t *mtls_fwd_entry_pool(mtls_fwd_entry_t *e);
-
-/** Set the value of a new entry and the moment it stops being valid. */
-void mtls_fwd_entry_set(mtls_fwd_entry_t *e, const void *value,
-                        apr_time_t expires);
-
-/** The value given to mtls_fwd_entry_set. */
-const void *mtls_fwd_entry_value(const mtls_fwd_entry_t *e);
-
-/**
- * Insert the new entry @p e (taking it over) and return the entry now
- * cached for its key, held for the caller: @p e itself, or the one
- * another thread inserted meanwhile (then @p e is destroyed).  The least
- * recently used entry goes when the cache is full; an entry still held
- * by a request is destroyed when its last holder releases it.
- */
-mtls_fwd_entry_t *mtls_fwd_cache_put(mtls_fwd_cache_t *c,
-                                     mtls_fwd_entry_t *e);
-
-/** Give back an entry from mtls_fwd_cache_get or mtls_fwd_cache_put. */
-void mtls_fwd_cache_release(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e);
-
-/** Entries in the cache now. */
-int mtls_fwd_cache_count(mtls_fwd_cache_t *c);
-
-/* Values derived from an entry (an identity per configuration) can be
- * remembered with it, up to this many, for as long as the entry lives. */
-#define MTLS_FWD_MEMO_SLOTS 4
-
-/** The value remembered with @p e under @p key, or NULL. */
-const void *mtls_fwd_memo_get(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e,
-                              const void *key, apr_size_t klen);
-
-/**
- * Remember @p value with @p e under @p key: @p copy is called, under the
- * cache's lock, to copy it into the entry's pool (and what it returns is
- * never changed afterwards).  Returns what is now remembered under the
- * key (the copy, or what another thread put there first), or NULL when
- * every slot is taken (the caller just does not get to reuse the value).
- */
-const void *mtls_fwd_memo_put(mtls_fwd_cache_t *c, mtls_fwd_entry_t *e,
-                              const void *key, apr_size_t klen,
-                              const void *(*copy)(apr_pool_t *p,
-                                                  const void *value),
-                              const void *value);
 
 #endif /* MTLS_FWD_H */

@@ -13,6 +13,7 @@
 #include "mtls_proxy.h"
 #include "mtls_config.h"
 #include "mtls_fwd.h"
+#include "mtls_lru.h"
 #include "mtls_match.h"
 
 /* Entries of the per-process cache of verified certificates: enough for
@@ -62,7 +63,7 @@ typedef struct {
 struct mtls_req_proxy {
     stash_t stash;
     int stashed;
-    mtls_fwd_entry_t *entry;
+    mtls_lru_entry_t *entry;
 };
 
 static struct mtls_req_proxy *req_proxy(const request_rec *r, int create)
@@ -78,7 +79,7 @@ static struct mtls_req_proxy *req_proxy(const request_rec *r, int create)
 /* Per process, made in child_init before any request thread runs and
  * never replaced: the cache and the warning limiter's counters. */
 typedef struct {
-    mtls_fwd_cache_t *cache;
+    mtls_lru_t *cache;
     volatile apr_uint32_t warn_at[2];  /* apr_time_sec of the last one */
     volatile apr_uint32_t suppressed[2];
 } proc_t;
@@ -548,7 +549,7 @@ static mtls_peer_t *bad_peer(apr_pool_t *p, const char *err)
 static apr_status_t release_entry(void *data)
 {
     if (proc) {
-        mtls_fwd_cache_release(proc->cache, data);
+        mtls_lru_release(proc->cache, data);
     }
     return APR_SUCCESS;
 }
@@ -592,7 +593,7 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     apr_array_header_t *certs;
     const void *key;
     apr_size_t klen;
-    mtls_fwd_entry_t *e;
+    mtls_lru_entry_t *e;
     const char *err;
     apr_time_t expires;
 
@@ -627,13 +628,13 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
         return NULL;
     }
     key = cache_key(r, pc, st, &klen);
-    if (!(e = mtls_fwd_cache_get(proc->cache, key, klen, r->request_time))) {
+    if (!(e = mtls_lru_get(proc->cache, key, klen, r->request_time))) {
         if (mtls_fwd_decode(r->pool, pc->format, st->value, st->chain,
                             &certs, &err) == APR_SUCCESS && !certs->nelts) {
             return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent an empty "
                                                     "%s header", pc->header));
         }
-        if (!(e = mtls_fwd_entry_create(key, klen))) {
+        if (!(e = mtls_lru_entry_create(key, klen))) {
             /* Too long to cache (or no memory): this request only. */
             if (err) {
                 return bad_peer(r->pool, err);
@@ -642,17 +643,17 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
         }
         if (err) {
             expires = r->request_time + MTLS_PROXY_BAD_TTL;
-            mtls_fwd_entry_set(e, bad_peer(mtls_fwd_entry_pool(e), err),
+            mtls_lru_entry_set(e, bad_peer(mtls_lru_entry_pool(e), err),
                                expires);
         }
         else {
-            mtls_peer_t *peer = verify_peer(r, mtls_fwd_entry_pool(e), pc,
+            mtls_peer_t *peer = verify_peer(r, mtls_lru_entry_pool(e), pc,
                                             certs, &expires);
-            mtls_fwd_entry_set(e, peer, expires);
+            mtls_lru_entry_set(e, peer, expires);
         }
-        e = mtls_fwd_cache_put(proc->cache, e);
+        e = mtls_lru_put(proc->cache, e);
         if (APLOGrdebug(r)) {
-            const mtls_peer_t *peer = mtls_fwd_entry_value(e);
+            const mtls_peer_t *peer = mtls_lru_entry_value(e);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "MTLS5003: forwarded certificate %s verified: %s",
                           peer->cert ? peer->cert->subject : "(unreadable)",
@@ -664,7 +665,7 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     /* (a later peer of this request, under another configuration,
      * replaces it; the first stays held until its cleanup runs) */
     req_proxy(r, 1)->entry = e;
-    return mtls_fwd_entry_value(e);
+    return mtls_lru_entry_value(e);
 }
 
 const void *mtls_proxy_memo_get(request_rec *r, const void *key,
@@ -673,7 +674,7 @@ const void *mtls_proxy_memo_get(request_rec *r, const void *key,
     struct mtls_req_proxy *rp = req_proxy(r, 0);
 
     return rp && rp->entry && proc
-           ? mtls_fwd_memo_get(proc->cache, rp->entry, key, klen) : NULL;
+           ? mtls_lru_memo_get(proc->cache, rp->entry, key, klen) : NULL;
 }
 
 const void *mtls_proxy_memo_put(request_rec *r, const void *key,
@@ -685,7 +686,7 @@ const void *mtls_proxy_memo_put(request_rec *r, const void *key,
     struct mtls_req_proxy *rp = req_proxy(r, 0);
 
     return rp && rp->entry && proc
-           ? mtls_fwd_memo_put(proc->cache, rp->entry, key, klen, copy,
+           ? mtls_lru_memo_put(proc->cache, rp->entry, key, klen, copy,
                                value)
            : NULL;
 }
@@ -696,7 +697,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     proc_t *pr = apr_pcalloc(pchild, sizeof(*pr));
 
-    if (mtls_fwd_cache_create(pchild, MTLS_PROXY_CACHE_SLOTS, &pr->cache)
+    if (mtls_lru_create(pchild, MTLS_PROXY_CACHE_SLOTS, &pr->cache)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MTLS5004: cannot create "
                      "the cache of forwarded certificates; forwarded "

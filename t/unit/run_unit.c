@@ -42,6 +42,7 @@ int main(int argc, const char *const *argv)
     test_hdrfmt(p);
     test_ldapfilter(p);
     test_fwd(p);
+    test_lru(p);
     test_crl(p);
     test_realpki(p);
 

@@ -455,80 +455,6 @@ static void test_verify(apr_pool_t *p)
     EVP_PKEY_free(ek);
 }
 
-static mtls_fwd_entry_t *put(mtls_fwd_cache_t *c, int k, const char *v,
-                             apr_time_t expires)
-{
-    unsigned char key[40] = { 0 };
-    mtls_fwd_entry_t *e;
-
-    key[39] = (unsigned char)k;
-    e = mtls_fwd_entry_create(key, sizeof(key));
-    mtls_fwd_entry_set(e, apr_pstrdup(mtls_fwd_entry_pool(e), v), expires);
-    return mtls_fwd_cache_put(c, e);
-}
-
-static mtls_fwd_entry_t *get(mtls_fwd_cache_t *c, int k, apr_time_t now)
-{
-    unsigned char key[40] = { 0 };
-
-    key[39] = (unsigned char)k;
-    return mtls_fwd_cache_get(c, key, sizeof(key), now);
-}
-
-static const void *copy_str(apr_pool_t *p, const void *v)
-{
-    return apr_pstrdup(p, v);
-}
-
-static void test_cache(apr_pool_t *p)
-{
-    mtls_fwd_cache_t *c;
-    mtls_fwd_entry_t *e1, *e2, *e3, *e;
-
-    CHECK_INT(mtls_fwd_cache_create(p, 2, &c), APR_SUCCESS);
-    e1 = put(c, 1, "one", 100);
-    mtls_fwd_cache_release(c, e1);
-    e2 = put(c, 2, "two", 100);
-    mtls_fwd_cache_release(c, e2);
-    CHECK_INT(mtls_fwd_cache_count(c), 2);
-    /* 1 is used, so 2 is the least recent and goes when 3 comes. */
-    e = get(c, 1, 50);
-    CHECK(e == e1);
-    CHECK_STR(mtls_fwd_entry_value(e), "one");
-    e3 = put(c, 3, "three", 100);
-    CHECK_INT(mtls_fwd_cache_count(c), 2);
-    CHECK(get(c, 2, 50) == NULL);
-    /* An entry evicted while held stays readable until released. */
-    mtls_fwd_cache_release(c, put(c, 4, "four", 100));
-    CHECK(get(c, 1, 50) == NULL);
-    CHECK_STR(mtls_fwd_entry_value(e), "one");
-    mtls_fwd_cache_release(c, e);
-    /* The same key twice: the first entry stays. */
-    e = put(c, 4, "four again", 100);
-    CHECK_STR(mtls_fwd_entry_value(e), "four");
-    mtls_fwd_cache_release(c, e);
-    /* Expired: gone. */
-    CHECK(get(c, 4, 100) == NULL);
-    CHECK_INT(mtls_fwd_cache_count(c), 1);
-    e = get(c, 3, 99);
-    CHECK(e == e3);
-    /* Values remembered with an entry: a copy, per key, bounded. */
-    CHECK(mtls_fwd_memo_get(c, e, "k1", 2) == NULL);
-    mtls_fwd_memo_put(c, e, "k1", 2, copy_str, "v1");
-    mtls_fwd_memo_put(c, e, "k1", 2, copy_str, "other");
-    CHECK_STR(mtls_fwd_memo_get(c, e, "k1", 2), "v1");
-    CHECK(mtls_fwd_memo_get(c, e, "k1", 2) != (const void *)"v1");
-    CHECK(mtls_fwd_memo_get(c, e, "k", 1) == NULL);
-    mtls_fwd_memo_put(c, e, "k2", 2, copy_str, "v2");
-    mtls_fwd_memo_put(c, e, "k3", 2, copy_str, "v3");
-    mtls_fwd_memo_put(c, e, "k4", 2, copy_str, "v4");
-    mtls_fwd_memo_put(c, e, "k5", 2, copy_str, "v5");
-    CHECK_STR(mtls_fwd_memo_get(c, e, "k4", 2), "v4");
-    CHECK(mtls_fwd_memo_get(c, e, "k5", 2) == NULL);
-    mtls_fwd_cache_release(c, e);
-    mtls_fwd_cache_release(c, e3);
-}
-
 void test_fwd(apr_pool_t *p)
 {
     EVP_PKEY *k = unit_key();
@@ -540,7 +466,6 @@ void test_fwd(apr_pool_t *p)
     test_formats(p, der_of(p, leaf), der_of(p, inter), unit_pem(p, leaf),
                  unit_pem(p, inter));
     test_verify(p);
-    test_cache(p);
     X509_free(leaf);
     X509_free(inter);
     EVP_PKEY_free(k);
