@@ -16,10 +16,11 @@
 
 #include "mtls_headers.h"
 #include "mtls_hdrfmt.h"
+#include "mtls_hdrsign.h"
+#include "mtls_headers_sign.h"
 #include "mtls_config.h"
 #include "mtls_identity.h"
 #include "mtls_field.h"
-#include "mtls_reload.h"
 
 typedef enum {
     H_FIELD,          /* the one vocabulary: a certificate field of SPEC §2
@@ -49,9 +50,9 @@ struct mtls_hdr_dir_t {
     int standard;                /* -1 unset, 0 off, 1 standard */
     apr_array_header_t *globs;   /* of const char *, canonical */
     const hdr_spec_t *sig;       /* MTLSHeaderSignature's name, or NULL */
+    const mtls_hdr_signer_t *signer;  /* and its key, with sig */
     const apr_array_header_t *std_specs;  /* the standard set, made once at
                                              configuration time */
-    mtls_watched_t *sig_key;
     /* Derived whenever the above change: */
     apr_array_header_t *effective;  /* of hdr_spec_t *: what is set */
     apr_array_header_t *strip;      /* of const char *: canonical names */
@@ -312,8 +313,7 @@ const char *mtls_cmd_header_signature(cmd_parms *cmd, void *dcv,
     const char *err;
 
     if ((err = make_spec(cmd->pool, name, NULL, &h))
-        || (err = mtls_watched_open(cmd, path, MTLS_FILE_HMAC_KEY,
-                                    &hd->sig_key))) {
+        || (err = mtls_hdr_signer_open(cmd, name, path, &hd->signer))) {
         return apr_pstrcat(cmd->pool, "MTLSHeaderSignature: ", err, NULL);
     }
     hd->sig = h;
@@ -340,7 +340,7 @@ mtls_hdr_dir_t *mtls_headers_merge_dir(apr_pool_t *p, mtls_hdr_dir_t *base,
         add_unique(hd->globs, APR_ARRAY_IDX(add->globs, i, const char *));
     }
     hd->sig = add->sig ? add->sig : base->sig;
-    hd->sig_key = add->sig ? add->sig_key : base->sig_key;
+    hd->signer = add->sig ? add->signer : base->signer;
     derive(p, hd);
     return hd;
 }
@@ -707,33 +707,6 @@ static const hdr_set_t *header_set(request_rec *r, const mtls_hdr_dir_t *hd,
     return fresh;
 }
 
-static void sign(request_rec *r, const mtls_hdr_dir_t *hd,
-                 const char *hnames, const char *lines,
-                 const apr_array_header_t *set)
-{
-    mtls_snapshot_t *snap = mtls_watched_acquire(hd->sig_key);
-    const char *sig = mtls_hdr_sign_lines(r->pool, mtls_snapshot_data(snap),
-                                          apr_time_sec(r->request_time),
-                                          r->method, r->unparsed_uri,
-                                          hnames, lines);
-    mtls_watched_release(hd->sig_key, snap);
-    if (!sig) {
-        /* Fail closed: the backend sees no signature and no identity. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MTLS4004: cannot "
-                      "compute the header signature; identity headers "
-                      "removed");
-        if (set) {
-            int i;
-            for (i = 0; i < set->nelts; i++) {
-                apr_table_unset(r->headers_in,
-                                APR_ARRAY_IDX(set, i, const char *));
-            }
-        }
-        return;
-    }
-    apr_table_setn(r->headers_in, hd->sig->name, sig);
-}
-
 /* Set the headers of @p hd for the usable identity @p id, in order; the
  * names set go in @p set (for the signature's failure path). */
 static void set_values(request_rec *r, const mtls_hdr_dir_t *hd,
@@ -776,7 +749,7 @@ static void set_values(request_rec *r, const mtls_hdr_dir_t *hd,
             hnames = mtls_hdr_sig_names(r->pool, names, k);
             lines = mtls_hdr_sig_lines(r->pool, names, values, k);
         }
-        sign(r, hd, hnames, lines, set);
+        mtls_hdr_signer_sign(r, hd->signer, hnames, lines, set);
     }
 }
 
@@ -809,7 +782,7 @@ static int set_headers(request_rec *r)
                                       : NULL);
     }
     else if (hd->sig) {
-        sign(r, hd, "", "", NULL);
+        mtls_hdr_signer_sign(r, hd->signer, "", "", NULL);
     }
     return DECLINED;
 }

@@ -17,7 +17,7 @@
 #include "mtls_reload.h"
 #include "mtls_config.h"
 #include "mtls_filefmt.h"
-#include "mtls_hdrfmt.h"
+#include "mtls_hdrsign.h"
 #include "mtls_crl.h"
 #include "mtls_metrics.h"
 

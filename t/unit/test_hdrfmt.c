@@ -1,8 +1,9 @@
-/* Header values, names and signatures (mtls_hdrfmt.c). */
+/* Header values and names (mtls_hdrfmt.c), signatures (mtls_hdrsign.c). */
 #include <apr_strings.h>
 
 #include "unit.h"
 #include "mtls_hdrfmt.h"
+#include "mtls_hdrsign.h"
 
 /* printf '1\nGET\n/\n' | openssl dgst -sha256 -hmac "$(printf 'k%.0s' $(seq 100))" */
 #define LONGKEY_SIG "61uWjGDnX2mGReIW-IF_cIk3Wr-k64zhFvktAc0P8PE"
