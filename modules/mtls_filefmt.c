@@ -280,91 +280,92 @@ static int has_control(const char *s)
     return 0;
 }
 
-const char *mtls_map_parse(apr_pool_t *p, const char *fname,
-                           const char *text, int deny_list, mtls_map_t **out)
+/* The next line that holds something, past blank and comment lines,
+ * counted in @p lineno; NULL at the end of @p text, or (with @p err set)
+ * at a line holding a control character. */
+static char *content_line(apr_pool_t *p, const char *fname,
+                          const char **text, int *lineno, const char **err)
 {
-    mtls_map_t *m = apr_pcalloc(p, sizeof(*m));
     char *line;
-    int lineno = 0;
 
-    *out = NULL;
-    m->by_key = apr_hash_make(p);
-    while (next_line(p, &text, &line)) {
-        const char *s = line, *word, *key = NULL, *err;
-        mtls_key_kind_e kind = MTLS_KEY_SHA256;
-        int quoted, dn_key;
-        mtls_map_entry_t *e;
-        const mtls_map_entry_t *dup;
-
-        lineno++;
+    *err = NULL;
+    while (next_line(p, text, &line)) {
+        ++*lineno;
         if (blank_or_comment(line)) {
             continue;
         }
         if (has_control(line)) {
-            return apr_psprintf(p, "%s:%d: control character in line",
-                                fname, lineno);
+            *err = apr_psprintf(p, "%s:%d: control character in line",
+                                fname, *lineno);
+            return NULL;
         }
-        if (!quotes_balanced(line)) {
-            return apr_psprintf(p, "%s:%d: unterminated quote", fname, lineno);
-        }
-        while (apr_isspace(*s)) {
-            s++;
-        }
-        quoted = *s == '"' || *s == '\'';
-        word = mtls_getword_conf(p, &s);
-        if ((err = parse_key(p, word, &key, &kind))) {
-            return apr_psprintf(p, "%s:%d: %s", fname, lineno, err);
-        }
-        dn_key = !quoted && (kind == MTLS_KEY_ISSUER_SERIAL
-                             || kind == MTLS_KEY_SUBJECT);
-        if (dn_key) {
-            const char *rest = s, *w;
-            while (*rest && *rest != '#') {
-                w = mtls_getword_conf(p, &rest);
-                if (*w && continues_dn(p, w)) {
-                    return apr_psprintf(p, "%s:%d: '%s' after the key '%s' "
-                                        "reads as the rest of its DN: a key "
-                                        "that holds spaces must be quoted "
-                                        "(\"%s ...\")", fname, lineno, w,
-                                        word, word);
-                }
-            }
-        }
-        e = apr_pcalloc(p, sizeof(*e));
-        e->kind = kind;
-        e->line = lineno;
-        e->groups = apr_array_make(p, 1, sizeof(const char *));
-        if (deny_list) {
-            if (*s && *s != '#') {
-                return apr_psprintf(p, "%s:%d: a deny list line holds one "
-                                    "key (found '%s' after it)%s", fname,
-                                    lineno, s, dn_key
-                                    ? ": a DN key that holds spaces must be "
-                                      "quoted" : "");
-            }
-        }
-        else {
-            e->user = mtls_getword_conf(p, &s);
-            if (!*e->user || *e->user == '#') {
-                return apr_psprintf(p, "%s:%d: key without a user: write "
-                                    "KEY USER [GROUP ...]", fname, lineno);
-            }
-            while (*s && *s != '#') {
-                const char *g = mtls_getword_conf(p, &s);
-                if (*g) {
-                    APR_ARRAY_PUSH(e->groups, const char *) = g;
-                }
-            }
-        }
-        if ((dup = apr_hash_get(m->by_key, key, APR_HASH_KEY_STRING))) {
-            return apr_psprintf(p, "%s:%d: key already given on line %d",
-                                fname, lineno, dup->line);
-        }
-        apr_hash_set(m->by_key, key, APR_HASH_KEY_STRING, e);
-        m->entries++;
+        return line;
     }
-    *out = m;
     return NULL;
+}
+
+/* A map file or deny list line: KEY, then USER [GROUP ...] unless
+ * @p deny_list. */
+static const char *keyed_line(apr_pool_t *p, const char *line, int deny_list,
+                              const char **key, mtls_map_entry_t *e)
+{
+    const char *s = line, *word, *err;
+    int quoted, dn_key;
+
+    while (apr_isspace(*s)) {
+        s++;
+    }
+    quoted = *s == '"' || *s == '\'';
+    word = mtls_getword_conf(p, &s);
+    if ((err = parse_key(p, word, key, &e->kind))) {
+        return err;
+    }
+    dn_key = !quoted && (e->kind == MTLS_KEY_ISSUER_SERIAL
+                         || e->kind == MTLS_KEY_SUBJECT);
+    if (dn_key) {
+        const char *rest = s, *w;
+        while (*rest && *rest != '#') {
+            w = mtls_getword_conf(p, &rest);
+            if (*w && continues_dn(p, w)) {
+                return apr_psprintf(p, "'%s' after the key '%s' reads as "
+                                    "the rest of its DN: a key that holds "
+                                    "spaces must be quoted (\"%s ...\")", w,
+                                    word, word);
+            }
+        }
+    }
+    if (deny_list) {
+        if (*s && *s != '#') {
+            return apr_psprintf(p, "a deny list line holds one key (found "
+                                "'%s' after it)%s", s, dn_key
+                                ? ": a DN key that holds spaces must be "
+                                  "quoted" : "");
+        }
+        return NULL;
+    }
+    e->user = mtls_getword_conf(p, &s);
+    if (!*e->user || *e->user == '#') {
+        return "key without a user: write KEY USER [GROUP ...]";
+    }
+    while (*s && *s != '#') {
+        const char *g = mtls_getword_conf(p, &s);
+        if (*g) {
+            APR_ARRAY_PUSH(e->groups, const char *) = g;
+        }
+    }
+    return NULL;
+}
+
+static const char *map_line(apr_pool_t *p, const char *line,
+                            const char **key, mtls_map_entry_t *e)
+{
+    return keyed_line(p, line, 0, key, e);
+}
+
+static const char *deny_line(apr_pool_t *p, const char *line,
+                             const char **key, mtls_map_entry_t *e)
+{
+    return keyed_line(p, line, 1, key, e);
 }
 
 /* A grid-mapfile line: '"DN" user1,user2' (or an unquoted DN without
@@ -422,54 +423,84 @@ static const char *fakebasic_line(apr_pool_t *p, const char *line,
     return NULL;
 }
 
-const char *mtls_map_parse_format(apr_pool_t *p, const char *fname,
-                                  const char *text, mtls_map_format_e format,
-                                  mtls_map_t **out)
+/* What tells the map formats apart: how a line reads, whether quoting
+ * applies (an unterminated quote is then refused before anything else)
+ * and what a line's key is called when another line gave it. */
+typedef struct {
+    const char *(*line)(apr_pool_t *p, const char *line, const char **key,
+                        mtls_map_entry_t *e);
+    int quoting;
+    const char *key_name;
+} map_syntax_t;
+
+static const map_syntax_t map_syntax = { map_line, 1, "key" };
+static const map_syntax_t deny_syntax = { deny_line, 1, "key" };
+static const map_syntax_t gridmap_syntax = { gridmap_line, 1, "DN" };
+static const map_syntax_t fakebasic_syntax = { fakebasic_line, 0, "DN" };
+
+/* Every entry of @p text, one a line read by @p syn, indexed by key; the
+ * line's errors get "fname:line: " in front. */
+static const char *parse_map(apr_pool_t *p, const char *fname,
+                             const char *text, const map_syntax_t *syn,
+                             mtls_map_t **out)
 {
-    mtls_map_t *m;
+    mtls_map_t *m = apr_pcalloc(p, sizeof(*m));
+    const char *err;
     char *line;
     int lineno = 0;
 
-    if (format == MTLS_MAPFMT_MAP || format == MTLS_MAPFMT_DENY) {
-        return mtls_map_parse(p, fname, text, format == MTLS_MAPFMT_DENY,
-                              out);
-    }
     *out = NULL;
-    m = apr_pcalloc(p, sizeof(*m));
     m->by_key = apr_hash_make(p);
-    while (next_line(p, &text, &line)) {
-        const char *key = NULL, *err;
+    while ((line = content_line(p, fname, &text, &lineno, &err))) {
+        const char *key = NULL;
         mtls_map_entry_t *e;
         const mtls_map_entry_t *dup;
 
-        lineno++;
-        if (blank_or_comment(line)) {
-            continue;
-        }
-        if (has_control(line)) {
-            return apr_psprintf(p, "%s:%d: control character in line",
-                                fname, lineno);
-        }
-        if (format == MTLS_MAPFMT_GRIDMAP && !quotes_balanced(line)) {
+        if (syn->quoting && !quotes_balanced(line)) {
             return apr_psprintf(p, "%s:%d: unterminated quote", fname, lineno);
         }
         e = apr_pcalloc(p, sizeof(*e));
         e->line = lineno;
         e->groups = apr_array_make(p, 1, sizeof(const char *));
-        err = format == MTLS_MAPFMT_GRIDMAP ? gridmap_line(p, line, &key, e)
-                                            : fakebasic_line(p, line, &key, e);
-        if (err) {
+        if ((err = syn->line(p, line, &key, e))) {
             return apr_psprintf(p, "%s:%d: %s", fname, lineno, err);
         }
         if ((dup = apr_hash_get(m->by_key, key, APR_HASH_KEY_STRING))) {
-            return apr_psprintf(p, "%s:%d: DN already given on line %d",
-                                fname, lineno, dup->line);
+            return apr_psprintf(p, "%s:%d: %s already given on line %d",
+                                fname, lineno, syn->key_name, dup->line);
         }
         apr_hash_set(m->by_key, key, APR_HASH_KEY_STRING, e);
         m->entries++;
     }
+    if (err) {
+        return err;
+    }
     *out = m;
     return NULL;
+}
+
+const char *mtls_map_parse(apr_pool_t *p, const char *fname,
+                           const char *text, int deny_list, mtls_map_t **out)
+{
+    return parse_map(p, fname, text, deny_list ? &deny_syntax : &map_syntax,
+                     out);
+}
+
+const char *mtls_map_parse_format(apr_pool_t *p, const char *fname,
+                                  const char *text, mtls_map_format_e format,
+                                  mtls_map_t **out)
+{
+    switch (format) {
+    case MTLS_MAPFMT_MAP:
+        return parse_map(p, fname, text, &map_syntax, out);
+    case MTLS_MAPFMT_DENY:
+        return parse_map(p, fname, text, &deny_syntax, out);
+    case MTLS_MAPFMT_GRIDMAP:
+        return parse_map(p, fname, text, &gridmap_syntax, out);
+    case MTLS_MAPFMT_FAKEBASICAUTH:
+    default:
+        return parse_map(p, fname, text, &fakebasic_syntax, out);
+    }
 }
 
 const mtls_map_entry_t *mtls_map_lookup(apr_pool_t *p, const mtls_map_t *m,
@@ -543,23 +574,16 @@ const char *mtls_groupfile_parse(apr_pool_t *p, const char *fname,
                                  const char *text, mtls_groupfile_t **out)
 {
     mtls_groupfile_t *g = apr_pcalloc(p, sizeof(*g));
+    const char *err;
     char *line;
     int lineno = 0;
 
     *out = NULL;
     g->groups_by_user = apr_hash_make(p);
-    while (next_line(p, &text, &line)) {
+    while ((line = content_line(p, fname, &text, &lineno, &err))) {
         const char *s, *colon;
         char *group;
 
-        lineno++;
-        if (blank_or_comment(line)) {
-            continue;
-        }
-        if (has_control(line)) {
-            return apr_psprintf(p, "%s:%d: control character in line",
-                                fname, lineno);
-        }
         colon = strchr(line, ':');
         if (!colon) {
             return apr_psprintf(p, "%s:%d: expected 'group: user1 user2 ...'",
@@ -605,6 +629,9 @@ const char *mtls_groupfile_parse(apr_pool_t *p, const char *fname,
                 APR_ARRAY_PUSH(list, const char *) = group;
             }
         }
+    }
+    if (err) {
+        return err;
     }
     *out = g;
     return NULL;

@@ -361,6 +361,52 @@ static void test_groupfile(apr_pool_t *p)
                  "g.txt:2: control character");
 }
 
+/* The four map formats read lines alike: blank and comment lines are
+ * skipped but counted, CR LF ends a line, a control character is refused
+ * and a key given twice says which line had it; only quoting differs
+ * (htpasswd lines know none). */
+static void test_map_formats_lines(apr_pool_t *p)
+{
+    static const mtls_map_format_e fmts[] = {
+        MTLS_MAPFMT_MAP, MTLS_MAPFMT_DENY, MTLS_MAPFMT_GRIDMAP,
+        MTLS_MAPFMT_FAKEBASICAUTH
+    };
+    static const char *const lines[][2] = {
+        { "\"subject:CN=a,O=b\" u", "\"subject:cn=A, o=B\" v" },
+        { "\"subject:CN=a,O=b\"", "\"subject:cn=A, o=B\"" },
+        { "\"CN=a,O=b\" u", "\"/O=B/CN=A\" v" },
+        { "/O=b/CN=a:hash", "/O=B/CN=A:hash" }
+    };
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        mtls_map_t *m = NULL;
+        const char *text = apr_pstrcat(p, "# c\r\n\n  \t\n", lines[i][0],
+                                       "\r\n", NULL);
+        CHECK_STR(mtls_map_parse_format(p, "f", text, fmts[i], &m), NULL);
+        CHECK_INT(m ? m->entries : -1, 1);
+        CHECK_STR(mtls_map_parse_format(p, "f", apr_pstrcat(p, text, "#\n",
+                                        lines[i][1], "\n", NULL), fmts[i],
+                                        &m),
+                  apr_psprintf(p, "f:6: %s already given on line 4",
+                               i < 2 ? "key" : "DN"));
+        CHECK(!m);
+        CHECK_STR(mtls_map_parse_format(p, "f", apr_pstrcat(p, text,
+                                        lines[i][1], "\x01\n", NULL),
+                                        fmts[i], &m),
+                  "f:5: control character in line");
+    }
+    {
+        mtls_map_t *m = NULL;
+        CHECK_STR(mtls_map_parse_format(p, "f", "\n\"/CN=a u\n",
+                                        MTLS_MAPFMT_GRIDMAP, &m),
+                  "f:2: unterminated quote");
+        CHECK_STR(mtls_map_parse_format(p, "f", "\n/O=b/CN=a 'x:hash\n",
+                                        MTLS_MAPFMT_FAKEBASICAUTH, &m), NULL);
+        CHECK_INT(m ? m->entries : -1, 1);
+    }
+}
+
 void test_filefmt(apr_pool_t *p)
 {
     test_twin_lookup(p);
@@ -368,5 +414,6 @@ void test_filefmt(apr_pool_t *p)
     test_getword(p);
     test_map_file(p);
     test_map_errors(p);
+    test_map_formats_lines(p);
     test_groupfile(p);
 }
