@@ -7,7 +7,7 @@ use strict;
 use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
-use MTLSTest;
+use MTLSTest qw(:DEFAULT read_from);
 use Time::HiRes qw(sleep time);
 
 plan tests => 86;
@@ -25,16 +25,11 @@ sub reason { req(@_)->header('X-MTLS-Deny') // '' }
 sub env    { my $r = req(@_); env_of($r) }
 
 # Searches the slapd of LOG ran with a filter containing S, from byte MARK.
-sub slurp_from {
-    my ($file, $off) = @_;
-    open my $f, '<', $file or return '';
-    seek $f, $off, 0; local $/; my $s = <$f>; $s // '';
-}
 sub searches {
     my ($log, $mark, $s) = @_;
     sleep 0.3;   # slapd writes its log line after answering
     return scalar grep { /SRCH base=.*filter="[^"]*\Q$s\E/i }
-        split /\n/, slurp_from($log, $mark);
+        split /\n/, read_from($log, $mark);
 }
 my ($log1, $log2) = @ENV{qw(MTLS_T_LDAP_LOG MTLS_T_LDAP2_LOG)};
 sub mark_of { -s $_[0] || 0 }

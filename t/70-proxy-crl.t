@@ -8,7 +8,7 @@ use Apache::Test qw(-withtestmore);
 use LWP::UserAgent ();
 use HTTP::Request ();
 use MIME::Base64 qw(encode_base64);
-use MTLSTest;
+use MTLSTest qw(:DEFAULT der_of);
 
 die "MTLS_T_FWD_HAPROXY_PORT is not set: t/services/fwd-ports.sh did not run\n"
     unless $ENV{MTLS_T_FWD_HAPROXY_PORT};
@@ -16,7 +16,6 @@ die "MTLS_T_FWD_HAPROXY_PORT is not set: t/services/fwd-ports.sh did not run\n"
 # 127.0.0.2 is a trusted proxy of the mtls_fwd_haproxy vhost (RFC 9440).
 my $ua = LWP::UserAgent->new(keep_alive => 2, timeout => 20,
                              local_address => '127.0.0.2');
-sub der_of { my $n = shift; my $d = `openssl x509 -in '${\pki("$n.crt")}' -outform DER`; die "openssl" if $?; $d }
 sub forwarded {
     my ($name, $path) = @_;
     my $req = HTTP::Request->new(GET => "http://127.0.0.1:$ENV{MTLS_T_FWD_HAPROXY_PORT}$path");

@@ -13,7 +13,7 @@ use Apache::Test qw(-withtestmore);
 use LWP::UserAgent ();
 use HTTP::Request ();
 use MIME::Base64 qw(encode_base64);
-use MTLSTest;
+use MTLSTest qw(:DEFAULT :proxy);
 
 for (qw(MTLS_T_NGINX_XFCC_PORT MTLS_T_HAPROXY_DERB64_PORT MTLS_T_HAPROXY_H2_PORT
         MTLS_T_FWD_XFCC_PORT MTLS_T_FWD_DERB64_PORT MTLS_T_FWD_H2C_PORT
@@ -29,58 +29,17 @@ my $nothing = "client-cert=[] client-cert-chain=[] x-ssl-client-cert=[] xfcc=[] 
 
 # --- user agents and requests --------------------------------------------
 
-my %uas;
-sub tls_ua {
-    my ($name, %o) = @_;
-    my $key = $name;
-    return $uas{$key} if $uas{$key} && !$o{fresh};
-    my %ssl = (SSL_ca_file => pki('ca-bundle.crt'), verify_hostname => 0,
-               SSL_verifycn_scheme => 'none');
-    if ($name) {
-        $ssl{SSL_cert_file} = pki("$name.crt");
-        $ssl{SSL_key_file}  = pki("$name.key");
-    }
-    my $ua = LWP::UserAgent->new(keep_alive => 4, timeout => 20,
-                                 ssl_opts => \%ssl, max_redirect => 0);
-    $uas{$key} = $ua unless $o{fresh};
-    return $ua;
-}
-
-my %plain;
-sub plain_ua { my $l = shift; $plain{$l} ||= LWP::UserAgent->new(keep_alive => 2, timeout => 20, local_address => $l) }
-
-sub get {
-    my ($ua, $url, @headers) = @_;
-    my $req = HTTP::Request->new(GET => $url);
-    $req->header(Accept => 'application/json');
-    while (@headers) {
-        my ($k, $v) = splice @headers, 0, 2;
-        $req->push_header($k => $v);
-    }
-    return $ua->request($req);
-}
-
 sub via_xfcc   { "https://127.0.0.1:$ENV{MTLS_T_NGINX_XFCC_PORT}$_[0]" }
 sub via_derb64 { "https://127.0.0.1:$ENV{MTLS_T_HAPROXY_DERB64_PORT}$_[0]" }
 sub via_h2     { "https://127.0.0.1:$ENV{MTLS_T_HAPROXY_H2_PORT}$_[0]" }
 sub fwd_xfcc   { "http://127.0.0.1:$ENV{MTLS_T_FWD_XFCC_PORT}$_[0]" }
 sub fwd_derb64 { "http://127.0.0.1:$ENV{MTLS_T_FWD_DERB64_PORT}$_[0]" }
 
-sub der_of { my $n = shift; my $d = `openssl x509 -in '${\pki("$n.crt")}' -outform DER`; die "openssl" if $?; $d }
 sub pem_of { my $n = shift; open my $f, '<', pki("$n.crt") or die; local $/; my $p = <$f>; $p =~ s/\A.*?(?=-----BEGIN)//s; $p }
 # URL-encoded as nginx's $ssl_client_escaped_cert and Envoy do.
 sub pct { my $s = shift; $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge; $s }
 sub b64 { encode_base64($_[0], '') }
 
-sub outcome {
-    my $res = shift;
-    my $j = $res->code == 200 ? {} : json_of($res);
-    my $e = env_of($res);
-    return join ' | ', $res->code, $j->{reason} // '-',
-        map { "$_=" . ($e->{$_} // '') }
-            qw(MTLS_USER MTLS_GROUPS MTLS_STRENGTH MTLS_SOURCE REMOTE_USER
-               MTLS_SUBJECT MTLS_ISSUER MTLS_SHA256 MTLS_SERIAL MTLS_DAYS_LEFT);
-}
 sub reason_of { my $r = shift; $r->code == 200 ? 'granted' : (json_of($r)->{reason} // $r->code) }
 sub detail_of { json_of($_[0])->{detail} // '' }
 

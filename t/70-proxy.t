@@ -12,7 +12,7 @@ use Apache::Test qw(-withtestmore);
 use LWP::UserAgent ();
 use HTTP::Request ();
 use MIME::Base64 qw(encode_base64);
-use MTLSTest;
+use MTLSTest qw(:DEFAULT :proxy);
 
 for (qw(MTLS_T_HAPROXY_PORT MTLS_T_HAPROXY_PIN_PORT MTLS_T_NGINX_PORT
         MTLS_T_FWD_HAPROXY_PORT MTLS_T_FWD_NGINX_PORT MTLS_T_FWD_TLS_PORT
@@ -28,36 +28,6 @@ my $nothing = "client-cert=[] client-cert-chain=[] x-ssl-client-cert=[] xfcc=[] 
 
 # --- user agents --------------------------------------------------------
 
-# TLS to PORT presenting NAME's certificate ('' none), from LOCAL.
-my %uas;
-sub tls_ua {
-    my ($name, %o) = @_;
-    my $key = join '|', $name, %o;
-    return $uas{$key} if $uas{$key} && !$o{fresh};
-    my %ssl = (SSL_ca_file => pki('ca-bundle.crt'), verify_hostname => 0,
-               SSL_verifycn_scheme => 'none');
-    if ($name) {
-        $ssl{SSL_cert_file} = pki("$name.crt");
-        $ssl{SSL_key_file}  = pki("$name.key");
-    }
-    my $ua = LWP::UserAgent->new(keep_alive => 4, timeout => 20,
-                                 ssl_opts => \%ssl, max_redirect => 0,
-                                 $o{local} ? (local_address => $o{local}) : ());
-    $uas{$key} = $ua unless $o{fresh};
-    return $ua;
-}
-
-sub get {
-    my ($ua, $url, @headers) = @_;
-    my $req = HTTP::Request->new(GET => $url);
-    $req->header(Accept => 'application/json');
-    while (@headers) {
-        my ($k, $v) = splice @headers, 0, 2;
-        $req->push_header($k => $v);
-    }
-    return $ua->request($req);
-}
-
 sub hap   { "https://127.0.0.1:$ENV{MTLS_T_HAPROXY_PORT}$_[0]" }
 sub hpin  { "https://127.0.0.1:$ENV{MTLS_T_HAPROXY_PIN_PORT}$_[0]" }
 sub ngx   { "https://127.0.0.1:$ENV{MTLS_T_NGINX_PORT}$_[0]" }
@@ -65,22 +35,7 @@ sub fwdh  { "http://127.0.0.1:$ENV{MTLS_T_FWD_HAPROXY_PORT}$_[0]" }
 sub fwdn  { "http://127.0.0.1:$ENV{MTLS_T_FWD_NGINX_PORT}$_[0]" }
 sub fwdt  { "https://127.0.0.1:$ENV{MTLS_T_FWD_TLS_PORT}$_[0]" }
 
-my %plain;
-sub plain_ua { my $l = shift; $plain{$l} ||= LWP::UserAgent->new(keep_alive => 2, timeout => 20, local_address => $l) }
-
-sub der_of { my $n = shift; my $d = `openssl x509 -in '${\pki("$n.crt")}' -outform DER`; die "openssl" if $?; $d }
 sub rfc9440 { ':' . encode_base64(der_of($_[0]), '') . ':' }
-
-# What a response says about the decision and the identity.
-sub outcome {
-    my $res = shift;
-    my $j = $res->code == 200 ? {} : json_of($res);
-    my $e = env_of($res);
-    return join ' | ', $res->code, $j->{reason} // '-',
-        map { "$_=" . ($e->{$_} // '') }
-            qw(MTLS_USER MTLS_GROUPS MTLS_STRENGTH MTLS_SOURCE REMOTE_USER
-               MTLS_SUBJECT MTLS_ISSUER MTLS_SHA256 MTLS_SERIAL MTLS_DAYS_LEFT);
-}
 
 # --- the table ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ use strict;
 use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
-use MTLSTest;
+use MTLSTest qw(:DEFAULT read_from);
 use File::Path qw(make_path);
 use IO::Socket::INET ();
 use Time::HiRes qw(sleep time);
@@ -110,11 +110,6 @@ sub get {
     my $ua = fresh_ua($who);
     return $ua->get("https://127.0.0.1:$port/");
 }
-sub slurp_from {
-    my ($file, $off) = @_;
-    open my $f, '<', $file or return '';
-    seek $f, $off, 0; local $/; my $s = <$f>; $s // '';
-}
 sub flush_cache {
     my $kind = shift;
     my $port = $kind eq 'redis' ? $ENV{MTLS_T_REDIS_PORT} : $ENV{MTLS_T_MEMCACHED_PORT};
@@ -153,7 +148,7 @@ sub searches {
     my ($mark, $mail) = @_;
     sleep 0.3;
     return scalar grep { /SRCH base=.*\(&\(mail=\Q$mail\E\)\(objectClass=inetOrgPerson\)\)/i }
-        split /\n/, slurp_from($log, $mark);
+        split /\n/, read_from($log, $mark);
 }
 
 for my $c (['memcache', "memcache:127.0.0.1:$ENV{MTLS_T_MEMCACHED_PORT}", 'ldmail', 'mailuser@lab.example'],

@@ -7,12 +7,11 @@ use strict;
 use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
-use MTLSTest;
+use MTLSTest qw(:DEFAULT read_from);
 use Time::HiRes qw(sleep);
 
 plan tests => 12;
 
-sub slurp_from { my ($f, $off) = @_; open my $h, '<', $f or return ''; seek $h, $off, 0; local $/; <$h> // '' }
 sub scrape {
     my $res = GET_as('', '/status', vhost => 'mtls_ops', ua => fresh_ua(''));
     my %v;
@@ -33,7 +32,7 @@ my $mark = -s $log || 0;
 is(get(ldcert => '/m/ldap')->code, 200, 'the directory maps ldcert');
 is(get(ldcert => '/m/ldap')->code, 200, 'again, on a new connection (from the cache)');
 sleep 0.5;   # slapd logs after answering; log_transaction after the response
-my $searches = grep { /SRCH base=/ } split /\n/, slurp_from($log, $mark);
+my $searches = grep { /SRCH base=/ } split /\n/, read_from($log, $mark);
 my $m1 = scrape();
 ok($searches >= 1, "slapd searched $searches time(s)");
 is(delta($m0, $m1, $ops_ok), $searches, 'operations ok = the searches slapd logged');

@@ -2,6 +2,8 @@ package MTLSTest;
 # Shared helpers of the mod_mtls_authz Apache::Test suite: one keep-alive
 # LWP user agent per client certificate, URLs of the test vhosts, the CGI
 # environment echo, and waiting for lines in the error and access logs.
+# On request (use MTLSTest qw(:DEFAULT :proxy)): what the tests of
+# forwarded certificates share.
 use strict;
 use warnings;
 
@@ -16,6 +18,8 @@ use Exporter 'import';
 
 our @EXPORT = qw(pki cert ua fresh_ua GET_as url env_of log_mark log_wait
                  access_wait uniq json_of);
+our @EXPORT_OK = qw(tls_ua plain_ua get der_of outcome read_from);
+our %EXPORT_TAGS = (proxy => [qw(tls_ua plain_ua get der_of outcome)]);
 
 my $cfg = Apache::Test::config();
 my $t_dir = $cfg->{vars}{t_dir};
@@ -80,6 +84,52 @@ sub json_of {
     return $d || {};
 }
 
+# --- forwarded certificates (:proxy) ---------------------------------------
+
+# TLS presenting NAME's certificate ('' none), kept per NAME and options:
+# local => ADDR connects from ADDR; fresh => 1 makes a new one, not kept.
+my %tls_ua;
+sub tls_ua {
+    my ($name, %o) = @_;
+    my $key = join '|', $name, %o;
+    return $tls_ua{$key} if $tls_ua{$key} && !$o{fresh};
+    my $ua = fresh_ua($name, $o{local} ? (local_address => $o{local}) : ());
+    $tls_ua{$key} = $ua unless $o{fresh};
+    return $ua;
+}
+
+# Cleartext HTTP from the address LOCAL (a kept-alive agent per address).
+my %plain;
+sub plain_ua { my $l = shift; $plain{$l} ||= LWP::UserAgent->new(keep_alive => 2, timeout => 20, local_address => $l) }
+
+# GET URL with UA, asking for JSON, with the extra headers NAME => VALUE.
+sub get {
+    my ($ua, $url, @headers) = @_;
+    my $req = HTTP::Request->new(GET => $url);
+    $req->header(Accept => 'application/json');
+    while (@headers) {
+        my ($k, $v) = splice @headers, 0, 2;
+        $req->push_header($k => $v);
+    }
+    return $ua->request($req);
+}
+
+# NAME.crt in DER.
+sub der_of { my $n = shift; my $d = `openssl x509 -in '${\pki("$n.crt")}' -outform DER`; die "openssl" if $?; $d }
+
+# What a response says about the decision and the identity.
+sub outcome {
+    my $res = shift;
+    my $j = $res->code == 200 ? {} : json_of($res);
+    my $e = env_of($res);
+    return join ' | ', $res->code, $j->{reason} // '-',
+        map { "$_=" . ($e->{$_} // '') }
+            qw(MTLS_USER MTLS_GROUPS MTLS_STRENGTH MTLS_SOURCE REMOTE_USER
+               MTLS_SUBJECT MTLS_ISSUER MTLS_SHA256 MTLS_SERIAL MTLS_DAYS_LEFT);
+}
+
+# --- logs ---------------------------------------------------------------------
+
 sub file_size { -s $_[0] || 0 }
 sub error_log  { "$t_dir/logs/error_log" }
 sub access_log { "$t_dir/logs/mtls_access.log" }
@@ -87,6 +137,7 @@ sub access_log { "$t_dir/logs/mtls_access.log" }
 # Remember where the logs end now.
 sub log_mark { return { error => file_size(error_log()), access => file_size(access_log()) } }
 
+# What FILE holds from byte OFF on ('' when it cannot be read).
 sub read_from {
     my ($file, $off) = @_;
     open my $fh, '<', $file or return '';
