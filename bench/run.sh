@@ -222,16 +222,7 @@ make_crl() {
 # As root, httpd serves files as www-data, which must be able to reach them.
 pick_htdocs() {
     HTDOCS="$RUN/htdocs"
-    RUN_USER='' RUN_GROUP=''
-    if [ "$(id -u)" = 0 ]; then
-        RUN_USER=www-data
-        id "$RUN_USER" >/dev/null 2>&1 || RUN_USER=nobody
-        RUN_GROUP=$(id -gn "$RUN_USER")
-        chmod 755 "$RUN"
-        if ! runuser -u "$RUN_USER" -- test -x "$RUN" 2>/dev/null; then
-            HTDOCS="${TMPDIR:-/tmp}/mod_mtls_authz-bench-htdocs"
-        fi
-    fi
+    mtls_run_user "$RUN" || HTDOCS="${TMPDIR:-/tmp}/mod_mtls_authz-bench-htdocs"
     rm -rf "$HTDOCS"
     mkdir -p "$HTDOCS"
     local p

@@ -96,10 +96,7 @@ make_pki() {
     chmod 700 "$PKI"
     say "demo: creating a demo CA and certificates in ${PKI#"$REPO"/}"
 
-    mtls_minipki "$PKI" "/O=Demo/CN=mod_mtls_authz Demo CA" 825 \
-        "server|/O=Demo/CN=localhost|" \
-        "alice|/O=Demo/OU=admins/CN=alice|email:alice@demo.example" \
-        "bob|/O=Demo/OU=staff/CN=bob|email:bob@demo.example" ||
+    mtls_demo_pki "$PKI" "/O=Demo/CN=mod_mtls_authz Demo CA" 825 ||
         die "cannot create the demo certificates"
 
     # For browsers: certificate + key + CA in one password-protected file.
@@ -127,17 +124,10 @@ make_pki() {
 # under /root), the pages go to a directory of their own in /tmp.
 pick_htdocs() {
     HTDOCS="$RUN/htdocs"
-    RUN_USER='' RUN_GROUP=''
-    if [ "$(id -u)" = 0 ]; then
-        RUN_USER=www-data
-        id "$RUN_USER" >/dev/null 2>&1 || RUN_USER=nobody
-        RUN_GROUP=$(id -gn "$RUN_USER")
-        chmod 755 "$RUN"
-        if ! runuser -u "$RUN_USER" -- test -x "$RUN" 2>/dev/null; then
-            HTDOCS=$(mktemp -d "${TMPDIR:-/tmp}/mod_mtls_authz-demo.XXXXXX")
-            printf '%s\n' "$HTDOCS" >"$RUN/htdocs-tmp"
-            say "demo: $RUN_USER cannot enter $RUN; serving pages from $HTDOCS"
-        fi
+    if ! mtls_run_user "$RUN"; then
+        HTDOCS=$(mktemp -d "${TMPDIR:-/tmp}/mod_mtls_authz-demo.XXXXXX")
+        printf '%s\n' "$HTDOCS" >"$RUN/htdocs-tmp"
+        say "demo: $RUN_USER cannot enter $RUN; serving pages from $HTDOCS"
     fi
 }
 
@@ -231,16 +221,7 @@ DocumentRoot "$HTDOCS"
     Require all granted
 </Directory>
 
-<Location "/">
-    # alice@demo.example -> user "alice"; every OU -> a group
-    MTLSUserFrom san:email ^(.+)@demo\.example$ \$1
-    MTLSGroupFrom subject:OU
-    MTLSErrorDetail on
-</Location>
-
-<Location "/admin/">
-    Require mtls-group admins
-</Location>
+$(mtls_demo_rules)
 
 # What the server sees of you, with or without a certificate: the page to
 # send someone who is refused.  And the counters, for this machine only.

@@ -214,10 +214,8 @@ grep -qE '^ *mtls_authz_module \(shared\)' "$TMP/modules" &&
 
 mkdir -p "$TMP/pki" "$TMP/htdocs/admin" "$TMP/logs"
 chmod 700 "$TMP/pki"
-mtls_minipki "$TMP/pki" "/O=Demo/CN=mod_mtls_authz deb-test CA" 2 \
-    "server|/O=Demo/CN=localhost|" \
-    "alice|/O=Demo/OU=admins/CN=alice|email:alice@demo.example" \
-    "bob|/O=Demo/OU=staff/CN=bob|email:bob@demo.example" || fatal "cannot make the test certificates"
+mtls_demo_pki "$TMP/pki" "/O=Demo/CN=mod_mtls_authz deb-test CA" 2 ||
+    fatal "cannot make the test certificates"
 echo 'admin area' >"$TMP/htdocs/admin/index.html"
 chmod -R a+rX "$TMP/htdocs"
 cat >"$CONF" <<EOF
@@ -241,14 +239,7 @@ Listen 127.0.0.1:$PORT
     <Directory "$TMP/htdocs">
         Require all granted
     </Directory>
-    <Location "/">
-        MTLSUserFrom san:email ^(.+)@demo\.example\$ \$1
-        MTLSGroupFrom subject:OU
-        MTLSErrorDetail on
-    </Location>
-    <Location "/admin/">
-        Require mtls-group admins
-    </Location>
+$(mtls_demo_rules '    ')
 </VirtualHost>
 EOF
 apache2ctl configtest >"$TMP/configtest" 2>&1 || { cat "$TMP/configtest" >&2; fatal "apache2ctl configtest failed"; }

@@ -1,4 +1,5 @@
-# Shell helpers shared by demo/demo.sh and bench/run.sh (sourced, bash).
+# Shell helpers shared by demo/demo.sh, bench/run.sh, bench/directory.sh
+# and scripts/deb-test.sh (sourced, bash).
 
 # mtls_minipki DIR CA_SUBJECT DAYS SPEC...
 # A throw-away CA in DIR (ca.crt, ca.key) and, for each SPEC
@@ -68,4 +69,49 @@ mtls_loadmodules() {
             return 1
         fi
     done
+}
+
+# mtls_run_user DIR
+# Who httpd serves as when started as root, in RUN_USER and RUN_GROUP
+# (www-data, else nobody; both empty when not root).  Makes DIR 755 and
+# fails when that user still cannot enter it (a checkout under /root, say):
+# the pages must then live somewhere else.
+mtls_run_user() {
+    RUN_USER='' RUN_GROUP=''
+    [ "$(id -u)" = 0 ] || return 0
+    RUN_USER=www-data
+    id "$RUN_USER" >/dev/null 2>&1 || RUN_USER=nobody
+    RUN_GROUP=$(id -gn "$RUN_USER")
+    chmod 755 "$1"
+    runuser -u "$RUN_USER" -- test -x "$1" 2>/dev/null
+}
+
+# mtls_demo_pki DIR CA_SUBJECT DAYS
+# The demo's certificates (the Debian package test's too), as
+# mtls_minipki makes them: the server, alice (OU=admins) and bob
+# (OU=staff), each with an e-mail SAN @demo.example.
+mtls_demo_pki() {
+    mtls_minipki "$1" "$2" "$3" \
+        "server|/O=Demo/CN=localhost|" \
+        "alice|/O=Demo/OU=admins/CN=alice|email:alice@demo.example" \
+        "bob|/O=Demo/OU=staff/CN=bob|email:bob@demo.example"
+}
+
+# mtls_demo_rules [INDENT]
+# The demo's rules for those certificates (the Debian package test's
+# too), each line after INDENT: the user from the e-mail SAN, a group
+# from each OU, /admin/ for the group admins.
+mtls_demo_rules() {
+    sed "s/^/${1:-}/" <<'EOF'
+<Location "/">
+    # alice@demo.example -> user "alice"; every OU -> a group
+    MTLSUserFrom san:email ^(.+)@demo\.example$ $1
+    MTLSGroupFrom subject:OU
+    MTLSErrorDetail on
+</Location>
+
+<Location "/admin/">
+    Require mtls-group admins
+</Location>
+EOF
 }
