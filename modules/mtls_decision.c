@@ -137,36 +137,45 @@ static void log_refusal(request_rec *r, const char *what,
                   what, d->provider, d->negated ? " (negated)" : "");
 }
 
-/* The client prefers JSON when it asks for application/json with a
- * higher quality than text/html. */
-static int wants_json(request_rec *r)
+void mtls_accept_q(request_rec *r, int n, const char *const *types,
+                   double *q)
 {
     const char *accept = apr_table_get(r->headers_in, "Accept");
-    double qjson = -1, qhtml = -1;
+    int i;
 
+    for (i = 0; i < n; i++) {
+        q[i] = -1;
+    }
     while (accept && *accept) {
         char *item = ap_getword(r->pool, &accept, ',');
         char *params = strchr(item, ';');
-        double q = 1;
-        char *type;
+        double qi = 1;
         if (params) {
             const char *qs = strstr(params, "q=");
             *params = '\0';
             if (qs) {
-                q = atof(qs + 2);
+                qi = atof(qs + 2);
             }
         }
-        type = apr_pstrdup(r->pool, item);
-        apr_collapse_spaces(type, type);
-        if (!strcasecmp(type, "application/json") && q > qjson) {
-            qjson = q;
-        }
-        else if ((!strcasecmp(type, "text/html") || !strcmp(type, "*/*"))
-                 && q > qhtml) {
-            qhtml = q;
+        apr_collapse_spaces(item, item);
+        for (i = 0; i < n; i++) {
+            if (!strcasecmp(item, types[i]) && qi > q[i]) {
+                q[i] = qi;
+            }
         }
     }
-    return qjson > 0 && qjson > qhtml;
+}
+
+/* The client prefers JSON when it asks for application/json with a
+ * higher quality than text/html and than the wildcard type. */
+static int wants_json(request_rec *r)
+{
+    static const char *const types[] = { "application/json", "text/html",
+                                         "*/*" };
+    double q[3];
+
+    mtls_accept_q(r, 3, types, q);
+    return q[0] > 0 && q[0] > q[1] && q[0] > q[2];
 }
 
 const char *mtls_json_string(apr_pool_t *p, const char *s)

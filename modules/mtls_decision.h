@@ -52,6 +52,12 @@ const char *mtls_reason_message(mtls_reason_e reason);
 /** What the person should do about @p reason ("" for MTLS_R_NONE). */
 const char *mtls_reason_hint(mtls_reason_e reason);
 
+/** The quality (q=, 1 when not given) the request's Accept header gives
+ *  each of the @p n media types in @p types (compared exactly, any case)
+ *  into @p q; -1 for a type it does not name. */
+void mtls_accept_q(request_rec *r, int n, const char *const *types,
+                   double *q);
+
 /** S as a JSON string literal in quotes (quote, backslash and control
  *  characters escaped), or the bare word null when S is NULL. */
 const char *mtls_json_string(apr_pool_t *p, const char *s);

@@ -216,27 +216,11 @@ static void render_html(facts_t *f)
 /* A browser: text/html is acceptable with a higher quality than JSON. */
 static int wants_html(request_rec *r)
 {
-    const char *accept = apr_table_get(r->headers_in, "Accept");
-    double qhtml = -1, qjson = -1;
+    static const char *const types[] = { "text/html", "application/json" };
+    double q[2];
 
-    while (accept && *accept) {
-        char *item = ap_getword(r->pool, &accept, ',');
-        char *params = strchr(item, ';');
-        double q = 1;
-        if (params) {
-            const char *qs = strstr(params, "q=");
-            *params = '\0';
-            q = qs ? atof(qs + 2) : 1;
-        }
-        apr_collapse_spaces(item, item);
-        if (!strcasecmp(item, "text/html") && q > qhtml) {
-            qhtml = q;
-        }
-        else if (!strcasecmp(item, "application/json") && q > qjson) {
-            qjson = q;
-        }
-    }
-    return qhtml > 0 && qhtml > qjson;
+    mtls_accept_q(r, 2, types, q);
+    return q[0] > 0 && q[0] > q[1];
 }
 
 static int whoami_handler(request_rec *r)

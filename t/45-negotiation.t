@@ -7,7 +7,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest;
 use HTTP::Request ();
 
-plan tests => 17;
+plan tests => 18;
 
 # ---- SSLVerifyClient require ------------------------------------------------------
 my $res = GET_as(alice => uniq('/verified'), vhost => 'mtls_require');
@@ -56,5 +56,7 @@ like(with_accept('text/html, application/json;q=0.5')->header('Content-Type') //
      qr{^text/html}, 'Accept: HTML preferred over JSON gives HTML');
 like(with_accept(undef)->header('Content-Type') // '', qr{^text/html}, 'no Accept header gives HTML');
 like(with_accept('*/*')->header('Content-Type') // '', qr{^text/html}, 'Accept */* gives HTML');
+like(with_accept('application/json;q=0.5, */*')->header('Content-Type') // '',
+     qr{^text/html}, 'Accept: any type preferred over JSON gives HTML');
 $res = with_accept('application/json');
 like($res->content, qr/"reason"\s*:\s*"no-certificate"/, 'JSON body is raw JSON');

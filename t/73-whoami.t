@@ -28,7 +28,7 @@ my %want = (
     ocspgood => ['ocsp-good', 'rule:1', 'weak', '', 'none'],
 );
 my @names = sort keys %want;
-plan tests => 9 * @names + 22;
+plan tests => 9 * @names + 24;
 
 sub whoami {
     my ($who, $path, %o) = @_;
@@ -98,6 +98,11 @@ ok($j->{tls}, 'no certificate: the connection is TLS');
 $res = whoami(comma => '/whoami', accept => 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
 is($res->header('Content-Type') // '', 'text/html; charset=utf-8', 'browser: an HTML page');
 like($res->decoded_content // '', qr{<td>CN=Doe\\, John,OU=dev,O=Lab\\, Inc\.</td>}, 'browser: the subject, escaped');
+$res = whoami('', '/whoami', accept => 'text/html;q=0.5, application/json');
+like($res->header('Content-Type') // '', qr{^application/json}, 'JSON preferred over HTML: JSON');
+# the page is for browsers, which name text/html: a wildcard alone is not one
+$res = whoami('', '/whoami', accept => 'application/json;q=0.5, */*');
+like($res->header('Content-Type') // '', qr{^application/json}, 'JSON and a wildcard: JSON');
 $res = whoami('', '/whoami', accept => 'text/html');
 like($res->decoded_content // '', qr/no-certificate.*import your certificate/s, 'browser, no certificate: reason and hint');
 like($res->header('Vary') // '', qr/Accept/, 'the answer varies with Accept');
