@@ -542,8 +542,7 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
 
     sources_gather(r, dc, &src, &held, &dir);
     ri->src = src;
-    o = mtls_proxy_memo_get(r, &src, sizeof(src));
-    if (o && now < o->expires) {
+    if ((o = mtls_proxy_memo_get(r, &src, sizeof(src)))) {
         *how = "remembered with the forwarded certificate";
         ri->kept = 1;
         goto leave;
@@ -553,10 +552,13 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
                                                                    : NULL,
                              now, NULL);
     *how = "resolved (forwarded certificate)";
+    /* (an expired outcome under the same sources is replaced; one that
+     * could not answer is never kept: the next request asks again) */
     o = mtls_outcome_keepable(fresh, now)
-        ? mtls_proxy_memo_put(r, &src, sizeof(src), copy_outcome, fresh)
+        ? mtls_proxy_memo_put(r, &src, sizeof(src), copy_outcome, fresh,
+                              fresh->expires)
         : NULL;
-    if (o && now < o->expires) {
+    if (o) {
         ri->kept = 1;     /* what later requests get: keep with it */
     }
     else {
@@ -738,7 +740,9 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
         const void *k;
         if (ri->kept) {
             k = fwd_key(r, ri, key, klen, &len);
-            mtls_proxy_memo_put(r, k, len, copy, value);
+            /* (derived from the outcome: expires with it) */
+            mtls_proxy_memo_put(r, k, len, copy, value,
+                                id->outcome->expires);
         }
         return;
     }

@@ -7,6 +7,13 @@
 
 #include "mtls_lru.h"
 
+typedef struct {
+    const void *key;
+    apr_size_t klen;
+    const void *value;
+    apr_time_t expires;
+} memo_rec_t;
+
 struct mtls_lru_entry_t {
     const void *key;
     apr_size_t klen;
@@ -16,11 +23,12 @@ struct mtls_lru_entry_t {
     int refs;                     /* holders outside the cache */
     int cached;                   /* in the hash and the list */
     mtls_lru_entry_t *prev, *next;   /* most recently used first */
-    struct {
-        const void *key;
-        apr_size_t klen;
-        const void *value;
-    } memo[MTLS_LRU_MEMO_SLOTS];  /* under the cache's lock */
+    /* Remembered values: each record is written once, then published
+     * (under the cache's lock) and never changed, so readers take no
+     * lock; a replaced one stays in the pool for the readers that still
+     * hold it, which the bound on records keeps from growing. */
+    memo_rec_t *memo[MTLS_LRU_MEMO_SLOTS];
+    int memo_made;                /* records made in the pool */
 };
 
 struct mtls_lru_t {
@@ -235,47 +243,81 @@ int mtls_lru_count(mtls_lru_t *c)
     return n;
 }
 
-const void *mtls_lru_memo_get(mtls_lru_t *c, mtls_lru_entry_t *e,
-                              const void *key, apr_size_t klen)
+/* A memo slot as published: loads pair with the release store of
+ * memo_publish_locked, so the record's contents are seen complete. */
+static memo_rec_t *memo_load(memo_rec_t *const *slot)
 {
-    const void *v = NULL;
+    return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+static void memo_publish_locked(memo_rec_t **slot, memo_rec_t *m)
+{
+    __atomic_store_n(slot, m, __ATOMIC_RELEASE);
+}
+
+static int memo_is(const memo_rec_t *m, const void *key, apr_size_t klen)
+{
+    return m->klen == klen && !memcmp(m->key, key, klen);
+}
+
+const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,
+                              apr_size_t klen, apr_time_t now)
+{
     int i;
 
-    apr_thread_mutex_lock(c->mutex);
-    for (i = 0; i < MTLS_LRU_MEMO_SLOTS && e->memo[i].key; i++) {
-        if (e->memo[i].klen == klen && !memcmp(e->memo[i].key, key, klen)) {
-            v = e->memo[i].value;
-            break;
+    for (i = 0; i < MTLS_LRU_MEMO_SLOTS; i++) {
+        const memo_rec_t *m = memo_load(&e->memo[i]);
+        if (!m) {
+            break;                /* slots fill in order, never empty */
+        }
+        if (memo_is(m, key, klen)) {
+            return now < m->expires ? m->value : NULL;
         }
     }
-    apr_thread_mutex_unlock(c->mutex);
-    return v;
+    return NULL;
 }
 
 const void *mtls_lru_memo_put(mtls_lru_t *c, mtls_lru_entry_t *e,
                               const void *key, apr_size_t klen,
                               const void *(*copy)(apr_pool_t *p,
                                                   const void *value),
-                              const void *value)
+                              const void *value, apr_time_t expires,
+                              apr_time_t now)
 {
     const void *kept = NULL;
+    memo_rec_t **slot = NULL, *m;
     int i;
 
+    if (now >= expires) {
+        return NULL;
+    }
     /* The entry's pool is only ever allocated from before the entry is
      * published, or here under the lock. */
     apr_thread_mutex_lock(c->mutex);
     for (i = 0; i < MTLS_LRU_MEMO_SLOTS; i++) {
-        if (!e->memo[i].key) {
-            kept = e->memo[i].value = copy(e->pool, value);
-            e->memo[i].klen = klen;
-            e->memo[i].key = apr_pmemdup(e->pool, key, klen);
+        m = e->memo[i];
+        if (!m || memo_is(m, key, klen)) {
+            if (m && now < m->expires) {
+                kept = m->value;  /* another thread was first */
+                goto leave;
+            }
+            slot = &e->memo[i];   /* free, or the key's own expired one */
             break;
         }
-        if (e->memo[i].klen == klen && !memcmp(e->memo[i].key, key, klen)) {
-            kept = e->memo[i].value;
-            break;
+        if (!slot && now >= m->expires) {
+            slot = &e->memo[i];   /* another key's, expired */
         }
     }
+    if (slot && e->memo_made < MTLS_LRU_MEMO_MAX_MADE) {
+        m = apr_palloc(e->pool, sizeof(*m) + klen);
+        m->key = memcpy(m + 1, key, klen);
+        m->klen = klen;
+        m->value = kept = copy(e->pool, value);
+        m->expires = expires;
+        e->memo_made++;
+        memo_publish_locked(slot, m);
+    }
+leave:
     apr_thread_mutex_unlock(c->mutex);
     return kept;
 }

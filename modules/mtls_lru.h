@@ -67,25 +67,37 @@ void mtls_lru_release(mtls_lru_t *c, mtls_lru_entry_t *e);
 /** Entries in the cache now. */
 int mtls_lru_count(mtls_lru_t *c);
 
-/* Values derived from an entry (an identity per configuration) can be
- * remembered with it, up to this many, for as long as the entry lives. */
+/* Values derived from an entry (an identity per configuration, and
+ * what is worked out from it) can be remembered with it, up to this many
+ * at a time, each until its own expiry; at most MTLS_LRU_MEMO_MAX_MADE
+ * are ever copied into the entry (expired ones are replaced), so an entry
+ * never grows with its requests. */
 #define MTLS_LRU_MEMO_SLOTS 4
-
-/** The value remembered with @p e under @p key, or NULL. */
-const void *mtls_lru_memo_get(mtls_lru_t *c, mtls_lru_entry_t *e,
-                              const void *key, apr_size_t klen);
+#define MTLS_LRU_MEMO_MAX_MADE 16
 
 /**
- * Remember @p value with @p e under @p key: @p copy is called, under the
- * cache's lock, to copy it into the entry's pool (and what it returns is
- * never changed afterwards).  Returns what is now remembered under the
- * key (the copy, or what another thread put there first), or NULL when
- * every slot is taken (the caller just does not get to reuse the value).
+ * The value remembered with @p e under @p key, or NULL when there is none
+ * or it has expired at @p now.  Takes no lock: remembered values are
+ * never changed, only replaced.
+ */
+const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,
+                              apr_size_t klen, apr_time_t now);
+
+/**
+ * Remember @p value with @p e under @p key until @p expires: @p copy is
+ * called, under the cache's lock, to copy it into the entry's pool (and
+ * what it returns is never changed afterwards).  An expired value, of
+ * this key or another, is replaced.  Returns what is now remembered under
+ * the key (the copy, or what another thread put there first and is still
+ * valid), or NULL when @p expires is not after @p now, every slot holds a
+ * valid value, or the entry has made all the copies it may (the caller
+ * just does not get to reuse the value).
  */
 const void *mtls_lru_memo_put(mtls_lru_t *c, mtls_lru_entry_t *e,
                               const void *key, apr_size_t klen,
                               const void *(*copy)(apr_pool_t *p,
                                                   const void *value),
-                              const void *value);
+                              const void *value, apr_time_t expires,
+                              apr_time_t now);
 
 #endif /* MTLS_LRU_H */

@@ -674,20 +674,20 @@ const void *mtls_proxy_memo_get(request_rec *r, const void *key,
     struct mtls_req_proxy *rp = req_proxy(r, 0);
 
     return rp && rp->entry && proc
-           ? mtls_lru_memo_get(proc->cache, rp->entry, key, klen) : NULL;
+           ? mtls_lru_memo_get(rp->entry, key, klen, r->request_time) : NULL;
 }
 
 const void *mtls_proxy_memo_put(request_rec *r, const void *key,
                                 apr_size_t klen,
                                 const void *(*copy)(apr_pool_t *p,
                                                     const void *value),
-                                const void *value)
+                                const void *value, apr_time_t expires)
 {
     struct mtls_req_proxy *rp = req_proxy(r, 0);
 
     return rp && rp->entry && proc
            ? mtls_lru_memo_put(proc->cache, rp->entry, key, klen, copy,
-                               value)
+                               value, expires, r->request_time)
            : NULL;
 }
 

@@ -38,23 +38,24 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
 /**
  * What was remembered with the forwarded certificate of @p r under
  * @p key (by mtls_proxy_memo_put, in any request, while the cache keeps
- * the certificate), or NULL.
+ * the certificate) and has not expired at the request's time, or NULL.
  */
 const void *mtls_proxy_memo_get(request_rec *r, const void *key,
                                 apr_size_t klen);
 
 /**
- * Remember @p value with the forwarded certificate of @p r under @p key,
- * for the later requests of any client with that certificate: @p copy
- * copies it (under a lock) into memory that lives as long as the cache
- * entry.  Returns what is remembered under @p key now, or NULL (the
- * request has no cached forwarded certificate, or its slots are taken).
+ * Remember @p value with the forwarded certificate of @p r under @p key
+ * until @p expires, for the later requests of any client with that
+ * certificate: @p copy copies it (under a lock) into memory that lives as
+ * long as the cache entry; an expired value is replaced.  Returns what is
+ * remembered under @p key now, or NULL (the request has no cached
+ * forwarded certificate, @p expires has passed, or its slots are taken).
  */
 const void *mtls_proxy_memo_put(request_rec *r, const void *key,
                                 apr_size_t klen,
                                 const void *(*copy)(apr_pool_t *p,
                                                     const void *value),
-                                const void *value);
+                                const void *value, apr_time_t expires);
 
 /* Directive handlers (the directive table is in mod_mtls_authz.c). */
 const char *mtls_cmd_trusted_proxy(cmd_parms *cmd, void *dc,

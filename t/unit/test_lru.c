@@ -61,19 +61,43 @@ static void test_cache(apr_pool_t *p)
     CHECK_INT(mtls_lru_count(c), 1);
     e = get(c, 3, 99);
     CHECK(e == e3);
-    /* Values remembered with an entry: a copy, per key, bounded. */
-    CHECK(mtls_lru_memo_get(c, e, "k1", 2) == NULL);
-    mtls_lru_memo_put(c, e, "k1", 2, copy_str, "v1");
-    mtls_lru_memo_put(c, e, "k1", 2, copy_str, "other");
-    CHECK_STR(mtls_lru_memo_get(c, e, "k1", 2), "v1");
-    CHECK(mtls_lru_memo_get(c, e, "k1", 2) != (const void *)"v1");
-    CHECK(mtls_lru_memo_get(c, e, "k", 1) == NULL);
-    mtls_lru_memo_put(c, e, "k2", 2, copy_str, "v2");
-    mtls_lru_memo_put(c, e, "k3", 2, copy_str, "v3");
-    mtls_lru_memo_put(c, e, "k4", 2, copy_str, "v4");
-    mtls_lru_memo_put(c, e, "k5", 2, copy_str, "v5");
-    CHECK_STR(mtls_lru_memo_get(c, e, "k4", 2), "v4");
-    CHECK(mtls_lru_memo_get(c, e, "k5", 2) == NULL);
+    /* Values remembered with an entry: a copy, per key, bounded, each
+     * valid until its own expiry (the time here is 99). */
+    CHECK(mtls_lru_memo_get(e, "k1", 2, 99) == NULL);
+    CHECK(mtls_lru_memo_put(c, e, "k0", 2, copy_str, "v0", 99, 99) == NULL);
+    CHECK(mtls_lru_memo_get(e, "k0", 2, 99) == NULL);
+    CHECK_STR(mtls_lru_memo_put(c, e, "k1", 2, copy_str, "v1", 200, 99),
+              "v1");
+    CHECK_STR(mtls_lru_memo_put(c, e, "k1", 2, copy_str, "other", 200, 99),
+              "v1");
+    CHECK_STR(mtls_lru_memo_get(e, "k1", 2, 99), "v1");
+    CHECK(mtls_lru_memo_get(e, "k1", 2, 99) != (const void *)"v1");
+    CHECK(mtls_lru_memo_get(e, "k", 1, 99) == NULL);
+    mtls_lru_memo_put(c, e, "k2", 2, copy_str, "v2", 150, 99);
+    mtls_lru_memo_put(c, e, "k3", 2, copy_str, "v3", 200, 99);
+    mtls_lru_memo_put(c, e, "k4", 2, copy_str, "v4", 200, 99);
+    CHECK(mtls_lru_memo_put(c, e, "k5", 2, copy_str, "v5", 200, 99) == NULL);
+    CHECK_STR(mtls_lru_memo_get(e, "k4", 2, 99), "v4");
+    CHECK(mtls_lru_memo_get(e, "k5", 2, 99) == NULL);
+    /* Expired: not given out, and replaced, by the same key ... */
+    CHECK(mtls_lru_memo_get(e, "k2", 2, 150) == NULL);
+    CHECK_STR(mtls_lru_memo_put(c, e, "k2", 2, copy_str, "v2b", 300, 150),
+              "v2b");
+    CHECK_STR(mtls_lru_memo_get(e, "k2", 2, 160), "v2b");
+    /* ... or by another one when none is free */
+    CHECK(mtls_lru_memo_put(c, e, "k5", 2, copy_str, "v5", 400, 199) == NULL);
+    CHECK_STR(mtls_lru_memo_put(c, e, "k5", 2, copy_str, "v5", 400, 200),
+              "v5");
+    CHECK_STR(mtls_lru_memo_get(e, "k5", 2, 200), "v5");
+    CHECK_STR(mtls_lru_memo_get(e, "k2", 2, 200), "v2b");
+    /* Copies into the entry are bounded: once made, no more are kept. */
+    {
+        int n, t = 400;
+        for (n = 0; n < 2 * MTLS_LRU_MEMO_MAX_MADE; n++, t += 100) {
+            mtls_lru_memo_put(c, e, "kk", 2, copy_str, "vv", t + 100, t);
+        }
+        CHECK(mtls_lru_memo_get(e, "kk", 2, t - 50) == NULL);
+    }
     mtls_lru_release(c, e);
     mtls_lru_release(c, e3);
 }

@@ -1,0 +1,82 @@
+# The identity worked out for a forwarded certificate is remembered with
+# the certificate (in the per-process cache) for as long as it is valid,
+# as the direct path remembers it with the connection: once expired (here
+# the directory's answer, MTLSCacheTTL 1) the next request resolves it
+# again and the one after gets the new answer from the memo; an answer
+# the directory could not give is never remembered.
+use strict;
+use warnings FATAL => 'all';
+use FindBin; use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use LWP::UserAgent ();
+use HTTP::Request ();
+use MIME::Base64 qw(encode_base64);
+use MTLSTest;
+
+# 127.0.0.2 is the trusted proxy of vhost mtls_fwd_memo; one kept-alive
+# connection, so every request is answered by the same process (and its
+# cache of forwarded certificates).
+my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 20,
+                             local_address => '127.0.0.2');
+my $cert = do {
+    my $d = `openssl x509 -in '${\pki('ldcert.crt')}' -outform DER`;
+    die "openssl" if $?;
+    ':' . encode_base64($d, '') . ':';
+};
+my $port = MTLSTest::port('mtls_fwd_memo');
+sub forwarded {
+    my $path = shift;
+    my $req = HTTP::Request->new(GET => "http://127.0.0.1:$port$path");
+    $req->header(Accept => 'application/json');
+    $req->header('Client-Cert' => $cert);
+    return $ua->request($req);
+}
+# How the identity of the request for PATH was found (MTLS1010/1011).
+sub how {
+    my ($mark, $path) = @_;
+    my ($l) = log_wait($mark, qr/MTLS101[01]: .*identity for \Q$path\E: /);
+    return '(no log line)' unless $l;
+    $l =~ /; ([^;]+)$/;
+    return $1 // $l;
+}
+
+plan tests => 10;
+
+my $RES = 'resolved (forwarded certificate)';
+my $MEM = 'remembered with the forwarded certificate';
+
+# ---- an identity that expires is replaced, then remembered again -------
+my $base = uniq('/memo/ttl');
+my @how;
+my $mark = log_mark();
+for my $i (1, 2) {
+    my $r = forwarded("$base/$i");
+    is($r->code, 200, "request $i: ldcert forwarded, in ldap-admins: 200");
+    push @how, how($mark, "$base/$i");
+}
+is_deeply(\@how, [$RES, $MEM], 'resolved, then remembered with the certificate');
+sleep 3;                                    # past MTLSCacheTTL 1
+@how = ();
+$mark = log_mark();
+for my $i (3, 4, 5) {
+    my $r = forwarded("$base/$i");
+    is($r->code, 200, "request $i after the identity expired: 200");
+    push @how, how($mark, "$base/$i");
+}
+is($how[0], $RES, 'the first request after it expired resolves again');
+is_deeply([@how[1, 2]], [$MEM, $MEM],
+          '... and the new identity is remembered for the next ones');
+
+# ---- "could not answer" is never remembered ----------------------------
+$base = uniq('/memo/down');
+@how = ();
+$mark = log_mark();
+my @codes;
+for my $i (1, 2) {
+    my $r = forwarded("$base/$i");
+    push @codes, $r->code . ' ' . (json_of($r)->{reason} // '-');
+    push @how, how($mark, "$base/$i");
+}
+is_deeply(\@codes, ['403 directory-unavailable', '403 directory-unavailable'],
+          'directory down, MTLSLDAPOnError deny: 403 directory-unavailable');
+is_deeply(\@how, [$RES, $RES], '... resolved again on every request, never remembered');
