@@ -25,6 +25,9 @@
     AP_INIT_TAKE1(name, mtls_directory_cmd1, (void *)(long)(which), \
                   how, help)
 
+/* Where the proxy unit's directives keep their settings. */
+#define MTLS_PROXY_SLOT ((void *)APR_OFFSETOF(mtls_dir_conf_t, proxy))
+
 static const command_rec mtls_cmds[] = {
     AP_INIT_TAKE13("MTLSUserFrom", mtls_cmd_user_from, NULL,
                    RSRC_CONF | ACCESS_CONF,
@@ -127,25 +130,25 @@ static const command_rec mtls_cmds[] = {
     DIR_CMD("MTLSCacheMaxStale", MTLS_DC_MAX_STALE, RSRC_CONF | ACCESS_CONF,
             "seconds past its TTL an answer may serve while the directory "
             "is down (default 0)"),
-    AP_INIT_ITERATE("MTLSTrustedProxy", mtls_cmd_trusted_proxy, NULL,
+    AP_INIT_ITERATE("MTLSTrustedProxy", mtls_cmd_trusted_proxy, MTLS_PROXY_SLOT,
                     RSRC_CONF | ACCESS_CONF,
                     "ADDRESS|CIDR|cert:sha256:HEX|spki:HEX ... (or none): "
                     "the peers whose forwarded client certificate is "
                     "believed"),
-    AP_INIT_TAKE23("MTLSProxyCertHeader", mtls_cmd_proxy_cert_header, NULL,
+    AP_INIT_TAKE23("MTLSProxyCertHeader", mtls_cmd_proxy_cert_header, MTLS_PROXY_SLOT,
                    RSRC_CONF | ACCESS_CONF,
                    "NAME rfc9440|xfcc|pem-urlencoded|der-base64 "
                    "[CHAIN-NAME]: the header a trusted proxy forwards the "
                    "client certificate in"),
-    AP_INIT_TAKE1("MTLSProxyCertCA", mtls_cmd_proxy_cert_ca, NULL,
+    AP_INIT_TAKE1("MTLSProxyCertCA", mtls_cmd_proxy_cert_ca, MTLS_PROXY_SLOT,
                   RSRC_CONF | ACCESS_CONF,
                   "PEM file of the CAs forwarded certificates must chain "
                   "to"),
-    AP_INIT_TAKE1("MTLSProxyCRL", mtls_cmd_proxy_crl, NULL,
+    AP_INIT_TAKE1("MTLSProxyCRL", mtls_cmd_proxy_crl, MTLS_PROXY_SLOT,
                   RSRC_CONF | ACCESS_CONF,
                   "PEM file of CRLs forwarded certificates are checked "
                   "against, or none"),
-    AP_INIT_TAKE1("MTLSProxyVerifyDepth", mtls_cmd_proxy_verify_depth, NULL,
+    AP_INIT_TAKE1("MTLSProxyVerifyDepth", mtls_cmd_proxy_verify_depth, MTLS_PROXY_SLOT,
                   RSRC_CONF | ACCESS_CONF,
                   "intermediate CAs allowed above a forwarded certificate "
                   "(default 5)"),

@@ -771,8 +771,19 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
     UNLOCK(cs);
 }
 
+/* Forwarded-certificate headers go before any handler, proxy or module
+ * after us reads the request (the proxy unit says how, for the
+ * request's configuration). */
+static int scrub_forwarded(request_rec *r)
+{
+    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
+
+    return mtls_proxy_scrub(r, dc ? dc->proxy : NULL);
+}
+
 void mtls_identity_register_hooks(apr_pool_t *p)
 {
+    ap_hook_header_parser(scrub_forwarded, NULL, NULL, APR_HOOK_REALLY_FIRST);
     APR_OPTIONAL_HOOK(ssl, pre_handshake, remember_ssl, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

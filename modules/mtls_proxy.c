@@ -11,7 +11,6 @@
 
 
 #include "mtls_proxy.h"
-#include "mtls_config.h"
 #include "mtls_fwd.h"
 #include "mtls_lru.h"
 #include "mtls_match.h"
@@ -91,17 +90,22 @@ typedef enum { WARN_ADDRESS = 0, WARN_PIN = 1 } warn_e;
 
 static proc_t *proc;
 
+/* The proxy settings of the directive's scope, made on first use.  Where
+ * the per-directory record keeps them is the directive's cmd->info (an
+ * offset, as for ap_set_string_slot): this unit does not depend on the
+ * configuration unit, which depends on it. */
 static mtls_proxy_conf_t *conf_of(cmd_parms *cmd, void *dcv)
 {
-    mtls_dir_conf_t *dc = dcv;
+    mtls_proxy_conf_t **slot = (mtls_proxy_conf_t **)
+        ((char *)dcv + (apr_uintptr_t)cmd->info);
 
-    if (!dc->proxy) {
+    if (!*slot) {
         mtls_proxy_conf_t *pc = apr_pcalloc(cmd->pool, sizeof(*pc));
         pc->format = -1;
         pc->depth = -1;
-        dc->proxy = pc;
+        *slot = pc;
     }
-    return dc->proxy;
+    return *slot;
 }
 
 mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
@@ -365,14 +369,8 @@ static int addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
     return 0;
 }
 
-/* Before any handler, proxy or module after us reads the request: the
- * forwarded-certificate headers go, in every spelling.  A trusted
- * proxy's values are kept aside for mtls_proxy_peer; nobody else's is
- * even looked at. */
-static int scrub_headers(request_rec *r)
+int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
 {
-    const mtls_dir_conf_t *dc = mtls_dir_conf(r);
-    const mtls_proxy_conf_t *pc = dc ? dc->proxy : NULL;
     const apr_array_header_t *arr;
     const apr_table_entry_t *elts;
     apr_array_header_t *gone = NULL;
@@ -709,6 +707,5 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
 void mtls_proxy_register_hooks(apr_pool_t *p)
 {
-    ap_hook_header_parser(scrub_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -22,6 +22,16 @@ mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
                                     const mtls_proxy_conf_t *add);
 
 /**
+ * Remove the forwarded-certificate headers of @p pc (NULL: none
+ * configured) from @p r in every spelling ('_' for '-', any case), and
+ * keep a trusted proxy's values aside for mtls_proxy_peer; nobody else's
+ * is even looked at (a rate-limited warning names the peer).  To be
+ * called before any handler, proxy or module reads the request.
+ * Returns DECLINED.
+ */
+int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc);
+
+/**
  * The peer whose certificate a trusted proxy forwarded for @p r, given
  * @p tls, the peer of the connection itself.  NULL when the connection's
  * own peer stands: no forwarding configured here, the peer is not a
@@ -57,7 +67,9 @@ const void *mtls_proxy_memo_put(request_rec *r, const void *key,
                                                     const void *value),
                                 const void *value, apr_time_t expires);
 
-/* Directive handlers (the directive table is in mod_mtls_authz.c). */
+/* Directive handlers (the directive table is in mod_mtls_authz.c): each
+ * directive's cmd_data is the offset of the mtls_proxy_conf_t pointer in
+ * the per-directory record. */
 const char *mtls_cmd_trusted_proxy(cmd_parms *cmd, void *dc,
                                    const char *arg);
 const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dc,
@@ -69,8 +81,8 @@ const char *mtls_cmd_proxy_crl(cmd_parms *cmd, void *dc, const char *file);
 const char *mtls_cmd_proxy_verify_depth(cmd_parms *cmd, void *dc,
                                         const char *arg);
 
-/** Register the hook that removes forwarded-certificate headers, and the
- *  per-process cache. */
+/** Register the per-process cache (the hook that calls mtls_proxy_scrub
+ *  is the identity unit's, which knows the per-directory record). */
 void mtls_proxy_register_hooks(apr_pool_t *p);
 
 #endif /* MTLS_PROXY_H */
