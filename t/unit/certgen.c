@@ -34,18 +34,31 @@ const char *unit_hex(apr_pool_t *p, const unsigned char *d, size_t n)
     return out;
 }
 
+/* What was written to the memory BIO @p b, which is freed. */
+static const char *bio_text(apr_pool_t *p, BIO *b)
+{
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+    const char *out = apr_pstrmemdup(p, data, n);
+
+    BIO_free(b);
+    return out;
+}
+
 const char *unit_pem(apr_pool_t *p, X509 *x)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char *data;
-    long n;
-    const char *out;
 
     PEM_write_bio_X509(b, x);
-    n = BIO_get_mem_data(b, &data);
-    out = apr_pstrmemdup(p, data, n);
-    BIO_free(b);
-    return out;
+    return bio_text(p, b);
+}
+
+const char *unit_crl_pem(apr_pool_t *p, X509_CRL *crl)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+
+    PEM_write_bio_X509_CRL(b, crl);
+    return bio_text(p, b);
 }
 
 static void add_entry(X509_NAME *n, const char *field, const char *value,
@@ -99,11 +112,12 @@ static void set_times(X509 *x, const char *not_after)
     }
 }
 
-X509 *unit_cert_simple(EVP_PKEY *key, const char *serial_hex,
-                       const char *not_after, const char *const *dn)
+/* A v3 certificate of @p key, subject and issuer @p n (freed), signed
+ * by @p key itself. */
+static X509 *self_signed(EVP_PKEY *key, X509_NAME *n, const char *serial_hex,
+                         const char *not_after)
 {
     X509 *x = X509_new();
-    X509_NAME *n = make_name(dn);
 
     X509_set_version(x, 2);
     set_serial(x, serial_hex);
@@ -116,9 +130,14 @@ X509 *unit_cert_simple(EVP_PKEY *key, const char *serial_hex,
     return x;
 }
 
+X509 *unit_cert_simple(EVP_PKEY *key, const char *serial_hex,
+                       const char *not_after, const char *const *dn)
+{
+    return self_signed(key, make_name(dn), serial_hex, not_after);
+}
+
 X509 *unit_cert_raw_cn(EVP_PKEY *key, int type, const char *cn, int len)
 {
-    X509 *x = X509_new();
     X509_NAME *n = X509_NAME_new();
 
     X509_NAME_add_entry_by_txt(n, "O", V_ASN1_UTF8STRING,
@@ -128,15 +147,7 @@ X509 *unit_cert_raw_cn(EVP_PKEY *key, int type, const char *cn, int len)
         fprintf(stderr, "cannot add a raw CN\n");
         abort();
     }
-    X509_set_version(x, 2);
-    set_serial(x, "0C");
-    set_times(x, "20351231235959Z");
-    X509_set_subject_name(x, n);
-    X509_set_issuer_name(x, n);
-    X509_NAME_free(n);
-    X509_set_pubkey(x, key);
-    X509_sign(x, key, EVP_sha256());
-    return x;
+    return self_signed(key, n, "0C", "20351231235959Z");
 }
 
 X509 *unit_cert_twin(X509 *x, EVP_PKEY *issuer_key)

@@ -22,9 +22,6 @@ static const char *make_crl(apr_pool_t *p, EVP_PKEY *key,
     X509 *ca = unit_cert_simple(key, "01", "20351231235959Z", dn);
     X509_CRL *crl = X509_CRL_new();
     ASN1_TIME *t = ASN1_TIME_new();
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data;
-    long n;
     const char *out;
 
     X509_CRL_set_version(crl, 1);
@@ -50,10 +47,7 @@ static const char *make_crl(apr_pool_t *p, EVP_PKEY *key,
     }
     X509_CRL_sort(crl);
     X509_CRL_sign(crl, key, EVP_sha256());
-    PEM_write_bio_X509_CRL(b, crl);
-    n = BIO_get_mem_data(b, &data);
-    out = apr_pstrmemdup(p, data, n);
-    BIO_free(b);
+    out = unit_crl_pem(p, crl);
     ASN1_TIME_free(t);
     X509_CRL_free(crl);
     X509_free(ca);

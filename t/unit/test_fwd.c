@@ -137,20 +137,6 @@ static const char *write_temp(apr_pool_t *p, const char *text)
     return path;
 }
 
-static const char *crl_pem(apr_pool_t *p, X509_CRL *crl)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data;
-    long n;
-    const char *out;
-
-    PEM_write_bio_X509_CRL(b, crl);
-    n = BIO_get_mem_data(b, &data);
-    out = apr_pstrmemdup(p, data, n);
-    BIO_free(b);
-    return out;
-}
-
 /* Decode and return the number of certificates, or -1 with @p err. */
 static int decode(apr_pool_t *p, mtls_fwd_format_e f, const char *v,
                   const char *chain, apr_array_header_t **certs,
@@ -385,7 +371,7 @@ static void test_verify(apr_pool_t *p)
     const char *ca = write_temp(p, apr_pstrcat(p, unit_pem(p, root),
                                                unit_pem(p, inter), NULL));
     const char *rootf = write_temp(p, unit_pem(p, root));
-    const char *crlf = write_temp(p, crl_pem(p, crl));
+    const char *crlf = write_temp(p, unit_crl_pem(p, crl));
     const char *badf = write_temp(p, "not a certificate\n");
 
     CHECK_STR(mtls_fwd_load_cas(p, ca, &store), NULL);

@@ -137,4 +137,7 @@ const char *unit_hex(apr_pool_t *p, const unsigned char *d, size_t n);
 /** The PEM text of @p x. */
 const char *unit_pem(apr_pool_t *p, X509 *x);
 
+/** The PEM text of @p crl. */
+const char *unit_crl_pem(apr_pool_t *p, X509_CRL *crl);
+
 #endif /* MTLS_UNIT_H */
