@@ -1,11 +1,48 @@
 # Helpers for t/services/*.sh (sourced).
 
-# free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
+# free_ports N: N distinct TCP ports on 127.0.0.1, one a line, that
+# nothing listens on now and that no service of this run has taken yet
+# (STATEDIR/ports lists them: a port chosen now may only be bound later,
+# e.g. by the httpd behind the proxies).
+free_ports() {
     perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, ReuseAddr => 1) or die;
-        print $s->sockport, "\n";'
+        my ($n, $taken) = @ARGV;
+        my (%t, @p);
+        if (defined $taken && open my $f, "<", $taken) { chomp, $t{$_} = 1 for <$f> }
+        for (1 .. 100 * $n) {
+            last if @p == $n;
+            my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                          LocalPort => 0, ReuseAddr => 1) or die;
+            my $p = $s->sockport;
+            next if $t{$p}++;
+            push @p, $p;
+        }
+        die "no free port\n" unless @p == $n;
+        if (defined $taken) { open my $f, ">>", $taken or die; print $f "$_\n" for @p }
+        print "$_\n" for @p;' "$1" ${STATE:+"$STATE/ports"}
+}
+
+# free_port: one such port.
+free_port() {
+    free_ports 1
+}
+
+# mpms: the MPMs of this run, one a line (t/run-tests.sh sets MTLS_T_MPMS;
+# the MPMs run at the same time, so whatever a test changes or counts
+# exists once per MPM: print it as "MPM:KEY=VALUE").
+mpms() {
+    for _m in ${MTLS_T_MPMS:-}; do echo "$_m"; done
+}
+
+# need_mpms: stop unless the MPMs of the run are known.
+need_mpms() {
+    [ -n "${MTLS_T_MPMS:-}" ] || { echo "MTLS_T_MPMS is not set (t/run-tests.sh sets it)" >&2; exit 1; }
+}
+
+# mpm_var MPM VAR: the value an earlier service printed as "MPM:VAR=..."
+# (t/run-tests.sh keeps those in STATEDIR/env-MPM).
+mpm_var() {
+    sed -n "s/^$2=//p" "$STATE/env-$1" 2>/dev/null | tail -1
 }
 
 # wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
@@ -42,24 +79,14 @@ need() {
         { echo "$1 is not installed (make -f Makefile.apxs deps)" >&2; exit 1; }
 }
 
-# need_vars VAR...: stop unless fwd-ports.sh set every VAR (the ports of
-# the httpd's vhosts behind the proxies).
+# need_vars VAR...: stop unless fwd-ports.sh set every VAR for every MPM
+# (the ports of the httpd's vhosts behind the proxies).
 need_vars() {
-    for v in "$@"; do
-        eval "[ -n \"\${$v:-}\" ]" || { echo "$v is not set: fwd-ports.sh must run first" >&2; exit 1; }
-    done
-}
-
-# free_ports N: N distinct free ports, one a line.
-free_ports() {
-    _used=" "
-    _n=0
-    while [ "$_n" -lt "$1" ]; do
-        _p=$(free_port)
-        case "$_used" in *" $_p "*) continue ;; esac
-        _used="$_used$_p "
-        _n=$((_n + 1))
-        echo "$_p"
+    need_mpms
+    for _m in $(mpms); do
+        for v in "$@"; do
+            [ -n "$(mpm_var "$_m" "$v")" ] || { echo "$v is not set for $_m: fwd-ports.sh must run first" >&2; exit 1; }
+        done
     done
 }
 

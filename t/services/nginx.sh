@@ -13,6 +13,9 @@
 #                           then this hop's Cert="URL-encoded PEM"
 #                           -> MTLS_T_FWD_XFCC_PORT
 #   MTLS_T_ECHO_FWD_PORT    the echoing backend
+# One nginx for the run, with the two TLS servers for each MPM (ports
+# printed as MPM:MTLS_T_NGINX_*PORT=N) in front of that MPM's httpd; the
+# echoing backend is shared.
 #   nginx.sh start STATEDIR | stop STATEDIR
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -43,17 +46,18 @@ CFG
 do_start() {
     need nginx
     need_vars MTLS_T_FWD_NGINX_PORT MTLS_T_FWD_XFCC_PORT
-    set -- $(free_ports 3)
-    port=$1 xfcc=$2 echo_port=$3
     dir="$STATE/nginx"
     mkdir -p "$dir/tmp"
+    echo_port=$(free_port)
+    ports="$echo_port"
+    : > "$dir/nginx.out"
     {
         cat <<CFG
 worker_processes 1;
 daemon on;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 256; }
+events { worker_connections 768; }
 http {
     access_log off;
     client_body_temp_path $dir/tmp/body;
@@ -61,18 +65,30 @@ http {
     fastcgi_temp_path $dir/tmp/fastcgi;
     uwsgi_temp_path $dir/tmp/uwsgi;
     scgi_temp_path $dir/tmp/scgi;
-    upstream apache {
-        server 127.0.0.1:$MTLS_T_FWD_NGINX_PORT;
+CFG
+        for mpm in $(mpms); do
+            set -- $(free_ports 2)
+            port=$1 xfcc=$2
+            ports="$ports $*"
+            cat <<CFG
+    upstream apache_$mpm {
+        server 127.0.0.1:$(mpm_var "$mpm" MTLS_T_FWD_NGINX_PORT);
         keepalive 4;
     }
-    upstream apache_xfcc {
-        server 127.0.0.1:$MTLS_T_FWD_XFCC_PORT;
+    upstream apache_xfcc_$mpm {
+        server 127.0.0.1:$(mpm_var "$mpm" MTLS_T_FWD_XFCC_PORT);
         keepalive 4;
     }
 CFG
-        tls_server "$port" apache X-SSL-Client-Cert '$ssl_client_escaped_cert'
-        tls_server "$xfcc" apache_xfcc X-Forwarded-Client-Cert \
-            '"By=spiffe://lab.example/edge;Cert=\"not-a-certificate\",By=spiffe://lab.example/apache;Cert=\"$ssl_client_escaped_cert\""'
+            tls_server "$port" "apache_$mpm" X-SSL-Client-Cert '$ssl_client_escaped_cert'
+            tls_server "$xfcc" "apache_xfcc_$mpm" X-Forwarded-Client-Cert \
+                '"By=spiffe://lab.example/edge;Cert=\"not-a-certificate\",By=spiffe://lab.example/apache;Cert=\"$ssl_client_escaped_cert\""'
+            {
+                echo "$mpm:MTLS_T_NGINX_PORT=$port"
+                echo "$mpm:MTLS_T_NGINX_XFCC_PORT=$xfcc"
+            } >> "$dir/nginx.out"
+        done
+        echo "$ports" > "$dir/nginx.ports"
         cat <<CFG
     server {
         listen 127.0.0.1:$echo_port;
@@ -89,9 +105,9 @@ CFG
         { echo "nginx refused its configuration" >&2; exit 1; }
     nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >&2 ||
         { cat "$dir/error.log" >&2; exit 1; }
-    wait_ports_or_fail nginx "$dir/error.log" "$port" "$xfcc" "$echo_port"
-    echo "MTLS_T_NGINX_PORT=$port"
-    echo "MTLS_T_NGINX_XFCC_PORT=$xfcc"
+    # shellcheck disable=SC2046
+    wait_ports_or_fail nginx "$dir/error.log" $(cat "$dir/nginx.ports")
+    cat "$dir/nginx.out"
     echo "MTLS_T_ECHO_FWD_PORT=$echo_port"
 }
 

@@ -1,6 +1,8 @@
 #!/bin/sh
-# A real redis-server on loopback for the shared-cache tests (MTLSCache
-# redis:...).   redis.sh start|stop STATEDIR
+# Real redis-servers on loopback for the shared-cache tests (MTLSCache
+# redis:...), one per MPM of the run (MPM:MTLS_T_REDIS_PORT=N): the tests
+# flush the server and read its counters, which are the whole server's.
+#   redis.sh start|stop STATEDIR
 set -eu
 CMD=${1:?usage: redis.sh start|stop STATEDIR}
 STATE=${2:?usage: redis.sh start|stop STATEDIR}
@@ -10,15 +12,21 @@ REDIS=${REDIS:-/usr/bin/redis-server}
 case $CMD in
 start)
     [ -x "$REDIS" ] || { echo "redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
-    port=$(free_port)
-    mkdir -p "$STATE/redis"
-    "$REDIS" --bind 127.0.0.1 --port "$port" --daemonize yes \
-        --pidfile "$STATE/redis/redis.pid" --dir "$STATE/redis" --save '' \
-        --appendonly no --logfile "$STATE/redis/redis.log" >/dev/null
-    wait_port "$port" 10 || { echo "redis did not start" >&2; exit 1; }
-    echo "MTLS_T_REDIS_PORT=$port"
+    need_mpms
+    for mpm in $(mpms); do
+        port=$(free_port)
+        d="$STATE/redis/$mpm"
+        mkdir -p "$d"
+        "$REDIS" --bind 127.0.0.1 --port "$port" --daemonize yes \
+            --pidfile "$d/redis.pid" --dir "$d" --save '' \
+            --appendonly no --logfile "$d/redis.log" >/dev/null
+        wait_port "$port" 10 || { echo "redis did not start" >&2; exit 1; }
+        echo "$mpm:MTLS_T_REDIS_PORT=$port"
+    done
     ;;
 stop)
-    stop_pidfile "$STATE/redis/redis.pid" || true
+    for pidfile in "$STATE"/redis/*/redis.pid; do
+        stop_pidfile "$pidfile" || true
+    done
     ;;
 esac

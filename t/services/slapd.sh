@@ -5,26 +5,30 @@
 #   second   ldap:// only, same entries: the one tests stop, kill and
 #            restart (restart2), and the second host of fail-over URLs
 # Both log every operation (loglevel stats) so tests count searches.
-#   slapd.sh start|stop|restart2 STATEDIR
+# One pair for each MPM of the run (MPM:MTLS_T_LDAP_PORT=N ...), in
+# STATEDIR/slapd/MPM: the MPMs run at the same time, and a test counts the
+# searches in its server's log, edits entries, stops and kills the second.
+#   slapd.sh start|stop STATEDIR
+#   slapd.sh restart2 INSTANCEDIR   (MTLS_T_SLAPD_STATE, one MPM's pair)
 set -eu
-CMD=${1:?usage: slapd.sh start|stop|restart2 STATEDIR}
-STATE=${2:?usage: slapd.sh start|stop|restart2 STATEDIR}
+CMD=${1:?usage: slapd.sh start|stop STATEDIR | restart2 INSTANCEDIR}
+STATE=${2:?usage: slapd.sh start|stop STATEDIR | restart2 INSTANCEDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 PKI="$HERE/../pki/out"
 SLAPD=${SLAPD:-/usr/sbin/slapd}
 SLAPADD=${SLAPADD:-/usr/sbin/slapadd}
-D="$STATE/slapd"
+TOP="$STATE/slapd"     # what the pairs share: schema, data, bind password
 SUFFIX="dc=lab,dc=example"
 
-conf() {  # conf NAME: slapd.conf of one instance
-    name=$1
+conf() {  # conf DIR NAME: slapd.conf of one instance
+    D=$1 name=$2
     cat <<EOF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
-include $D/msuser.schema
+include $TOP/msuser.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload back_monitor
@@ -147,15 +151,15 @@ EOF
     group n3 "ou=groups," "cn=n2,$G"
     group temp "ou=groups," "uid=ldgone,$P" "cn=reader,$SUFFIX"
     group keep "ou=groups," "uid=ldgone,$P"
-    i=0
-    while [ $i -lt 1000 ]; do
-        group "$(printf 'g%04d' $i)" "ou=many,ou=groups," "uid=many,$P"
-        i=$((i + 1))
-    done
+    # (what `group` prints, without a thousand subshells)
+    awk -v s="$SUFFIX" -v m="uid=many,$P" 'BEGIN {
+        for (i = 0; i < 1000; i++)
+            printf "dn: cn=g%04d,ou=many,ou=groups,%s\nobjectClass: groupOfNames\ncn: g%04d\nmember: %s\n\n", i, s, i, m
+    }'
 }
 
-start_one() {  # start_one NAME URLS
-    name=$1; urls=$2
+start_one() {  # start_one DIR NAME URLS
+    D=$1 name=$2 urls=$3
     "$SLAPD" -d stats -f "$D/$name.conf" -h "$urls" >>"$D/$name.log" 2>&1 &
     echo $! > "$D/$name.pid.run"
 }
@@ -163,59 +167,71 @@ start_one() {  # start_one NAME URLS
 case $CMD in
 start)
     [ -x "$SLAPD" ] || { echo "slapd is not installed (apt-get install slapd ldap-utils)" >&2; exit 1; }
-    mkdir -p "$D"
-    P1=$(free_port); P2=$(free_port); P3=$(free_port); DEAD=$(free_port)
-    while [ "$P2" = "$P1" ]; do P2=$(free_port); done
-    while [ "$P3" = "$P1" ] || [ "$P3" = "$P2" ]; do P3=$(free_port); done
-    while [ "$DEAD" = "$P1" ] || [ "$DEAD" = "$P2" ] || [ "$DEAD" = "$P3" ]; do DEAD=$(free_port); done
-    ldif > "$D/data.ldif"
+    need_mpms
+    mkdir -p "$TOP"
+    ldif > "$TOP/data.ldif"
     # Debian's msuser schema gives altSecurityIdentities no equality rule;
     # Active Directory compares it ignoring case.  Nor objectSid, which
     # Active Directory matches against a SID string in a filter: here
     # the entries hold that string.
     sed -e '/NAME .altSecurityIdentities./a\	EQUALITY caseIgnoreMatch' \
         -e '/NAME .objectSid./a\	EQUALITY octetStringMatch' \
-        /etc/ldap/schema/msuser.schema > "$D/msuser.schema"
-    for n in primary second; do
-        conf $n > "$D/$n.conf"
-        mkdir -p "$D/$n-db"
+        /etc/ldap/schema/msuser.schema > "$TOP/msuser.schema"
+    echo "readerpw" > "$TOP/reader.pw"
+    chmod 600 "$TOP/reader.pw"
+    printf '#!/bin/sh\necho readerpw\n' > "$TOP/reader-pw.sh"
+    chmod 700 "$TOP/reader-pw.sh"
+    # the entries, loaded once; every server gets a copy of the database
+    conf "$TOP" template > "$TOP/template.conf"
+    mkdir -p "$TOP/template-db"
+    "$SLAPADD" -q -f "$TOP/template.conf" -l "$TOP/data.ldif" >"$TOP/slapadd.log" 2>&1 || {
+        cat "$TOP/slapadd.log" >&2; exit 1; }
+    waits=""
+    for mpm in $(mpms); do
+        D="$TOP/$mpm"
+        set -- $(free_ports 4)
+        P1=$1 P2=$2 P3=$3 DEAD=$4
+        for n in primary second; do
+            mkdir -p "$D/$n-db"
+            conf "$D" $n > "$D/$n.conf"
+            cp "$TOP/template-db/data.mdb" "$D/$n-db/data.mdb"
+        done
+        start_one "$D" primary "ldap://127.0.0.1:$P1/ ldaps://127.0.0.1:$P3/"
+        echo "ldap://127.0.0.1:$P2/" > "$D/second.urls"
+        start_one "$D" second "ldap://127.0.0.1:$P2/"
+        waits="$waits $P1 $P3 $P2"
+        echo "$mpm:MTLS_T_LDAP_PORT=$P1"
+        echo "$mpm:MTLS_T_LDAPS_PORT=$P3"
+        echo "$mpm:MTLS_T_LDAP2_PORT=$P2"
+        echo "$mpm:MTLS_T_LDAP_DEAD_PORT=$DEAD"
+        echo "$mpm:MTLS_T_LDAP_LOG=$D/primary.log"
+        echo "$mpm:MTLS_T_LDAP2_LOG=$D/second.log"
+        echo "$mpm:MTLS_T_LDAP2_PIDFILE=$D/second.pid.run"
+        echo "$mpm:MTLS_T_SLAPD_STATE=$D"
     done
-    "$SLAPADD" -q -f "$D/primary.conf" -l "$D/data.ldif" >"$D/slapadd.log" 2>&1 || {
-        cat "$D/slapadd.log" >&2; exit 1; }
-    # the same entries for the second server: a copy of the database
-    cp "$D/primary-db/data.mdb" "$D/second-db/data.mdb"
-    start_one primary "ldap://127.0.0.1:$P1/ ldaps://127.0.0.1:$P3/"
-    echo "ldap://127.0.0.1:$P2/" > "$D/second.urls"
-    start_one second "ldap://127.0.0.1:$P2/"
-    wait_port "$P1" 20 && wait_port "$P3" 20 && wait_port "$P2" 20 || {
-        echo "slapd did not start" >&2; tail -20 "$D"/*.log >&2; exit 1; }
-    echo "readerpw" > "$D/reader.pw"
-    chmod 600 "$D/reader.pw"
-    printf '#!/bin/sh\necho readerpw\n' > "$D/reader-pw.sh"
-    chmod 700 "$D/reader-pw.sh"
-    echo "MTLS_T_LDAP_PORT=$P1"
-    echo "MTLS_T_LDAPS_PORT=$P3"
-    echo "MTLS_T_LDAP2_PORT=$P2"
-    echo "MTLS_T_LDAP_DEAD_PORT=$DEAD"
-    echo "MTLS_T_LDAP_LOG=$D/primary.log"
-    echo "MTLS_T_LDAP2_LOG=$D/second.log"
-    echo "MTLS_T_LDAP2_PIDFILE=$D/second.pid.run"
-    echo "MTLS_T_LDAP_PWFILE=$D/reader.pw"
-    echo "MTLS_T_LDAP_PWEXEC=$D/reader-pw.sh"
+    for p in $waits; do
+        wait_port "$p" 20 || {
+            echo "slapd did not start (port $p)" >&2; tail -20 "$TOP"/*/*.log >&2; exit 1; }
+    done
+    echo "MTLS_T_LDAP_PWFILE=$TOP/reader.pw"
+    echo "MTLS_T_LDAP_PWEXEC=$TOP/reader-pw.sh"
     echo "MTLS_T_SLAPD_SH=$HERE/slapd.sh"
-    echo "MTLS_T_SLAPD_STATE=$STATE"
     ;;
 restart2)
-    # the second server again, on its port, after a test killed it
+    # one MPM's second server again, on its port, after a test killed it
+    D=$STATE
+    [ -f "$D/second.urls" ] || { echo "slapd.sh restart2: $D is no instance directory" >&2; exit 2; }
     stop_pidfile "$D/second.pid.run" || true
-    start_one second "$(cat "$D/second.urls")"
+    start_one "$D" second "$(cat "$D/second.urls")"
     port=$(sed 's/.*:\([0-9]*\)\/$/\1/' "$D/second.urls")
     wait_port "$port" 20
     ;;
 stop)
-    stop_pidfile "$D/primary.pid.run" || true
-    stop_pidfile "$D/second.pid.run" || true
+    for D in "$TOP"/*/; do
+        stop_pidfile "${D}primary.pid.run" || true
+        stop_pidfile "${D}second.pid.run" || true
+    done
     ;;
 *)
-    echo "usage: slapd.sh start|stop|restart2 STATEDIR" >&2; exit 2 ;;
+    echo "usage: slapd.sh start|stop STATEDIR | restart2 INSTANCEDIR" >&2; exit 2 ;;
 esac

@@ -100,6 +100,9 @@ cat > mkshort.sh <<SH
 set -eu
 cd "$OUT"
 name=\$1; secs=\$2
+# one at a time: the MPMs' suites run at once and share the CA's database
+exec 9>db/mkshort.lock
+flock 9
 now=\$(date -u +%s); end=\$((now + secs))
 [ -f "\$name.key" ] || $OPENSSL genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "\$name.key" 2>/dev/null
 $OPENSSL req -new -config db/inter/ca.cnf -key "\$name.key" -subj "/O=Lab/CN=\$name" -out "db/\$name.csr"
