@@ -5,7 +5,7 @@ use strict;
 use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
-use MTLSTest ();   # (a faster Apache::Test::config)
+use MTLSTest::Apxs ();   # before Apache::Test::config
 use File::Temp qw(tempdir);
 use IO::Socket::INET ();
 use POSIX ();

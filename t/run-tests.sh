@@ -191,7 +191,6 @@ run_mpm() {
     cp logs/error_log "$HERE/build/$mpm-error_log" 2>/dev/null
     cp logs/mtls_access.log "$HERE/build/$mpm-access.log" 2>/dev/null
     [ -d build/shared-cache ] && cp -R build/shared-cache "$HERE/build/$mpm-shared-cache"
-    ./TEST -clean >/dev/null 2>&1
     cd "$HERE" && rm -rf "$tree"
     echo $rc > "$HERE/build/$mpm.rc"
 }

@@ -13,6 +13,7 @@ use LWP::UserAgent ();
 use HTTP::Request ();
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
+use MTLSTest::Apxs ();   # before Apache::Test::config
 use MTLSTest::PKI ();
 use Exporter 'import';
 
@@ -20,24 +21,6 @@ our @EXPORT = qw(pki cert ua fresh_ua GET_as url env_of log_mark log_wait
                  access_wait uniq json_of);
 our @EXPORT_OK = qw(tls_ua plain_ua get der_of outcome read_from);
 our %EXPORT_TAGS = (proxy => [qw(tls_ua plain_ua get der_of outcome)]);
-
-# Every test process parses the inherited httpd.conf again
-# (Apache::Test::config), asking `apxs -q PREFIX` for each of its
-# LoadModule lines; Debian's apxs answers nothing, which Apache::TestConfig
-# does not remember, so that was ~30 apxs (perl) processes and ~3 s of CPU
-# per test file.  Remember the empty answers too (for this process).
-{
-    no warnings 'redefine';
-    my $apxs = \&Apache::TestConfig::apxs;
-    my %none;
-    *Apache::TestConfig::apxs = sub {
-        my ($self, $q, $ok_fail) = @_;
-        return '' if $ok_fail && $none{$q};
-        my $v = $apxs->(@_);
-        $none{$q} = 1 if $ok_fail && !$v;
-        return $v;
-    };
-}
 
 my $cfg = Apache::Test::config();
 my $t_dir = $cfg->{vars}{t_dir};
