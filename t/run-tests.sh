@@ -78,10 +78,15 @@ services() {
 stop_services() {
     for svc in $(services); do sh "$svc" stop "$SVC_STATE" >/dev/null 2>&1; done
 }
+# the MPMs' runs still going when the run is interrupted: MPM=PID ...
 RUNNING=""
+kill_tree() {  # kill_tree PID: the process and everything it started
+    for _c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$_c"; done
+    kill "$1" 2>/dev/null
+}
 stop_runs() {
+    for job in $RUNNING; do kill_tree "${job#*=}"; done
     for job in $RUNNING; do
-        kill "${job#*=}" 2>/dev/null
         (cd "$HERE/build/${job%%=*}-tree/t" 2>/dev/null && ./TEST -stop-httpd >/dev/null 2>&1)
     done
 }
