@@ -168,7 +168,7 @@ run_mpm() {
         done
     } > "$conf"
     cd "$tree/t" || return
-    # each test file's start time, wall and CPU time in the log
+    # each test file's wall and CPU time in the log
     export HARNESS_TIMER=1
     # Other suites on the same machine may take the port Apache::Test
     # picked between its check and httpd's bind: start again (a few
