@@ -328,17 +328,41 @@ static const mtls_peer_t *still_valid(request_rec *r, const mtls_peer_t *peer)
     return view;
 }
 
+/* The peer of a connection without TLS: read-only, shared by all. */
+static const mtls_peer_t plain_peer = {
+    .state = MTLS_PEER_NONE,
+    .verify = "NONE"
+};
+
+/* Whether @p r came over a connection without TLS (a proxy's plain hop,
+ * h2c): it has no certificate of its own, and nothing to keep for it.  A
+ * TLS connection has its state from mod_ssl's pre_handshake already, so
+ * only the others ask mod_ssl. */
+static int plain_connection(request_rec *r)
+{
+    conn_rec *c = r->connection;
+
+    if ((c->master && ap_get_module_config(c->master->conn_config,
+                                           &mtls_authz_module))
+        || ap_get_module_config(c->conn_config, &mtls_authz_module)) {
+        return 0;
+    }
+    return !ap_ssl_conn_is_ssl(c);
+}
+
 const mtls_peer_t *mtls_peer_get(request_rec *r)
 {
     struct mtls_req_identity *ri = req_identity(r, 1);
     mtls_conn_state_t *cs;
 
     if (!ri->peer) {
-        const mtls_peer_t *tls;
-        cs = state_of(r);
-        LOCK(cs);
-        tls = peer_locked(r, cs);
-        UNLOCK(cs);
+        const mtls_peer_t *tls = &plain_peer;
+        if (!plain_connection(r)) {
+            cs = state_of(r);
+            LOCK(cs);
+            tls = peer_locked(r, cs);
+            UNLOCK(cs);
+        }
         /* A certificate forwarded by a trusted proxy is this request's
          * alone: the next request on the connection may be another
          * client's. */

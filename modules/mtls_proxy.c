@@ -303,6 +303,10 @@ const char *mtls_cmd_proxy_verify_depth(cmd_parms *cmd, void *dcv,
 
 /* ---- removing the headers ----------------------------------------- */
 
+/* ASCII case folding inline: header names are tokens, and a call to the
+ * C library's tolower per character costs more than the rest. */
+#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))
+
 /* 1 when @p key is @p name (any case), 2 when it is one of its other
  * spellings ('_' for '-', any case), 0 otherwise. */
 static int spelling(const char *key, const char *name)
@@ -312,9 +316,6 @@ static int spelling(const char *key, const char *name)
     if (!name) {
         return 0;
     }
-    /* ASCII case folding inline: header names are tokens, and a call to
-     * the C library's tolower per character costs more than the rest. */
-#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))
     for (; *key && *name; key++, name++) {
         char k = LOWER(*key), n = LOWER(*name);
         if (k != n) {
@@ -324,7 +325,6 @@ static int spelling(const char *key, const char *name)
             exact = 0;
         }
     }
-#undef LOWER
     return (*key || *name) ? 0 : (exact ? 1 : 2);
 }
 
@@ -373,7 +373,10 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *elts;
-    apr_array_header_t *gone = NULL;
+    /* the names to remove: nearly always one or two, so no allocation
+     * unless more came */
+    const char *few[4], **gone = few;
+    int ngone = 0, room = 4;
     stash_t *st = NULL;
     int i, trusted;
     char h0, c0;
@@ -392,7 +395,7 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
     elts = (const apr_table_entry_t *)arr->elts;
     /* One look at the first character (as spelling() reads it) rules
      * out nearly every header. */
-#define FIRST(s) ((s)[0] == '_' ? '-' : apr_tolower((s)[0]))  /* as spelling() */
+#define FIRST(s) ((s)[0] == '_' ? '-' : LOWER((s)[0]))  /* as spelling() */
     h0 = FIRST(pc->header);
     c0 = pc->chain_header ? FIRST(pc->chain_header) : h0;
     for (i = 0; i < arr->nelts; i++) {
@@ -417,14 +420,17 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
                                         NULL)
                           : elts[i].val;
         }
-        if (!gone) {
-            gone = apr_array_make(r->pool, 2, sizeof(const char *));
+        if (ngone == room) {
+            const char **more = apr_palloc(r->pool, 2 * room * sizeof(*more));
+            memcpy(more, gone, room * sizeof(*more));
+            gone = more;
+            room *= 2;
         }
-        APR_ARRAY_PUSH(gone, const char *) = elts[i].key;
+        gone[ngone++] = elts[i].key;
     }
 #undef FIRST
-    for (i = 0; gone && i < gone->nelts; i++) {
-        apr_table_unset(r->headers_in, APR_ARRAY_IDX(gone, i, const char *));
+    for (i = 0; i < ngone; i++) {
+        apr_table_unset(r->headers_in, gone[i]);
     }
     return DECLINED;
 }
