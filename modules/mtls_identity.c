@@ -27,6 +27,7 @@
 #include "mtls_directory.h"
 #include "mtls_proxy.h"
 #include "mtls_metrics.h"
+#include "mtls_certcache.h"
 
 /* Outcomes remembered per connection, and how many may ever be copied
  * into its pool (reloads and days-left changes replace entries), so a
@@ -73,6 +74,11 @@ struct mtls_req_identity {
 
 #define LOCK(cs)   do { if ((cs)->mutex) apr_thread_mutex_lock((cs)->mutex); } while (0)
 #define UNLOCK(cs) do { if ((cs)->mutex) apr_thread_mutex_unlock((cs)->mutex); } while (0)
+
+/* Client certificates this process has parsed, by their DER: made in
+ * child_init before any request thread runs, never replaced. */
+#define MTLS_CERTCACHE_SLOTS 1024
+static mtls_certcache_t *certs;
 
 /* Called in @p c's own thread only (its pool is not thread-safe). */
 static mtls_conn_state_t *state_create(conn_rec *c)
@@ -156,8 +162,23 @@ static mtls_peer_t *make_peer(request_rec *r, apr_pool_t *p,
             : "the certificate's issuer is not trusted (optional_no_ca)";
     }
     if (x509 || (pem && *pem)) {
-        apr_status_t rv = x509 ? mtls_cert_from_x509(p, x509, &cert, &err)
-                               : mtls_cert_from_pem(p, pem, &cert, &err);
+        const mtls_cert_t *shared = NULL;
+        int parsed = 1;
+        apr_status_t rv;
+
+        if (x509 && certs) {
+            /* The facts of a certificate seen by this process before, on
+             * any connection; copied shallowly to carry this peer's
+             * verify result. */
+            if ((rv = mtls_certcache_get(certs, p, x509, &shared, &parsed,
+                                         &err)) == APR_SUCCESS) {
+                cert = apr_pmemdup(p, shared, sizeof(*cert));
+            }
+        }
+        else {
+            rv = x509 ? mtls_cert_from_x509(p, x509, &cert, &err)
+                      : mtls_cert_from_pem(p, pem, &cert, &err);
+        }
         if (rv == APR_SUCCESS) {
             cert->verify = peer->verify;
             peer->cert = cert;
@@ -173,7 +194,9 @@ static mtls_peer_t *make_peer(request_rec *r, apr_pool_t *p,
             }
             ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                           "MTLS1001: client certificate parsed for the "
-                          "connection (at %s): %s", r->uri, cert->subject);
+                          "connection (at %s%s): %s", r->uri,
+                          parsed ? "" : "; known to this process",
+                          cert->subject);
         }
         else {
             peer->cert_error = apr_pstrdup(p, err);
@@ -805,9 +828,21 @@ static int scrub_forwarded(request_rec *r)
     return mtls_proxy_scrub(r, dc ? dc->proxy : NULL);
 }
 
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (mtls_certcache_create(pchild, MTLS_CERTCACHE_SLOTS, &certs)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "MTLS1004: cannot "
+                     "create the cache of parsed client certificates; "
+                     "each connection parses its own");
+        certs = NULL;
+    }
+}
+
 void mtls_identity_register_hooks(apr_pool_t *p)
 {
     ap_hook_header_parser(scrub_forwarded, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, pre_handshake, remember_ssl, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

@@ -178,6 +178,11 @@ mtls_lru_entry_t *mtls_lru_entry_create(const void *key, apr_size_t klen)
     return e;
 }
 
+void mtls_lru_entry_discard(mtls_lru_entry_t *e)
+{
+    apr_pool_destroy(e->pool);
+}
+
 apr_pool_t *mtls_lru_entry_pool(mtls_lru_entry_t *e)
 {
     return e->pool;

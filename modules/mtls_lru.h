@@ -41,6 +41,9 @@ mtls_lru_entry_t *mtls_lru_get(mtls_lru_t *c,
  */
 mtls_lru_entry_t *mtls_lru_entry_create(const void *key, apr_size_t klen);
 
+/** Destroy a new entry that will not be put after all. */
+void mtls_lru_entry_discard(mtls_lru_entry_t *e);
+
 /** The pool the value of @p e lives in (as long as the entry). */
 apr_pool_t *mtls_lru_entry_pool(mtls_lru_entry_t *e);
 

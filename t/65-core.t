@@ -16,7 +16,7 @@ my $N = 24;
 my $V = 'mtls_core';
 
 my @shapes = qw(not none nested any positive);
-plan tests => 5 + 5 + 5 * 3 + 5 * 5 + 7 + 4;
+plan tests => 5 + 2 + 5 + 5 * 3 + 5 * 5 + 7 + 4;
 
 sub lines_for { my ($mark, $re) = @_; scalar log_wait($mark, $re, 0.5) }
 
@@ -39,6 +39,33 @@ sub lines_for { my ($mark, $re) = @_; scalar log_wait($mark, $re, 0.5) }
        'keep-alive: every later request from the memo');
     is(lines_for($mark, qr/MTLS1010: identity for \Q$base\E\/\d+: user alice from map \(strong\)/), $N,
        'keep-alive: one DEBUG line per request naming the source');
+}
+
+# ---- new connections: one parse per certificate and process -----------------
+# A client that connects anew for each request (or a browser's parallel
+# connections) reuses the facts its process read from that certificate
+# before: per process, at most one MTLS1001 line without "known to this
+# process".  With more connections than processes, a module that parsed
+# per connection gives some process two.
+{
+    my $C = 30;
+    my $base = uniq('/once/new');
+    my $mark = log_mark();
+    my $ok = 0;
+    for my $i (1 .. $C) {
+        my $res = GET_as(alice => "$base/$i", ua => fresh_ua('alice'), vhost => $V);
+        $ok++ if $res->code == 200 && ($res->header('X-MTLS-User') // '') eq 'alice';
+    }
+    is($ok, $C, "new connections: $C requests granted to alice");
+    log_wait($mark, qr/MTLS1001: .*at \Q$base\E\/$C\b/);
+    my %parsed;
+    for (log_wait($mark, qr/MTLS1001: .*at \Q$base\E\//, 0.5)) {
+        my ($pid) = /\[pid (\d+)/ or next;
+        $parsed{$pid}++ unless /known to this process/;
+    }
+    my @twice = grep { $parsed{$_} > 1 } sort keys %parsed;
+    is("@twice", '', 'new connections: no process parsed the same certificate twice')
+        or diag(join ', ', map { "pid $_: $parsed{$_}" } sort keys %parsed);
 }
 
 # ---- HTTP/2: many concurrent streams on one connection -----------------------
