@@ -651,6 +651,16 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     if (ri->id && ri->dir_conf == dc) {
         return ri->id;
     }
+    /* A subrequest in its main request's configuration (mod_dir's index,
+     * SSI, a lookahead) has the main request's identity: the same
+     * connection, headers and sources give the same answer. */
+    if (r->main && !ri->id) {
+        const struct mtls_req_identity *mi = req_identity(r->main, 0);
+        if (mi && mi->id && mi->dir_conf == dc) {
+            *ri = *mi;
+            return ri->id;
+        }
+    }
     peer = mtls_peer_get(r);
     id = apr_pcalloc(r->pool, sizeof(*id));
     id->peer = peer;

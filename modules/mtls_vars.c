@@ -210,6 +210,16 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
     if (!id->peer->cert) {
         return;       /* no certificate, nothing to tell */
     }
+    if (r->main) {
+        const mtls_req_t *mq = mtls_req(r->main, 0);
+        if (mq && mq->exported && mtls_identity_peek(r->main) == id) {
+            /* A subrequest's environment is a copy of its main
+             * request's, which has this very identity's variables
+             * already (mod_dir's index, SSI): nothing to redo. */
+            mtls_req(r, 1)->exported = mq->exported;
+            return;
+        }
+    }
     mtls_identity_facts(r, id, &facts);
     if (!(es = mtls_identity_keep_get(r, id, env_key, sizeof(env_key)))) {
         env_set_t *fresh = make_env(r, &facts);
@@ -220,9 +230,8 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
     if (r->main) {
         const mtls_req_t *mq = mtls_req(r->main, 0);
         if (mq && mq->exported == es) {
-            /* A subrequest's environment is a copy of its main
-             * request's, which has this very identity's variables
-             * already (mod_dir's index, SSI): nothing to redo. */
+            /* (the same variables from another identity object: a
+             * subrequest in another scope that resolved alike) */
             mtls_req(r, 1)->exported = es;
             return;
         }
