@@ -16,7 +16,7 @@ CC=${FUZZ_CC:-clang}
 OUT=t/build/fuzz
 PURE="modules/mtls_cert.c modules/mtls_cert_twins.c modules/mtls_dn.c modules/mtls_field.c \
       modules/mtls_rule.c modules/mtls_match.c modules/mtls_filefmt.c \
-      modules/mtls_ldapfilter.c modules/mtls_fwdfmt.c modules/mtls_fwd.c modules/mtls_lru.c"
+      modules/mtls_ldapfilter.c modules/mtls_fwdfmt.c modules/mtls_fwd.c modules/mtls_lru.c modules/mtls_certcache.c"
 CFLAGS="-std=gnu99 -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -Imodules -It/unit $(apr-1-config --cflags --cppflags --includes)"
