@@ -86,6 +86,25 @@ int mtls_glob_match(const char *pat, const char *s, char stop, int nocase)
     if (n > MTLS_GLOB_MAX_NAME) {
         return 0;
     }
+    /* Up to the first star one position is live: compare directly (the
+     * usual pattern is a literal prefix and one trailing star). */
+    while (*pat && *pat != '*') {
+        if (!*s || !same(*pat, *s, nocase)) {
+            return 0;
+        }
+        pat++;
+        s++;
+        n--;
+    }
+    if (!*pat) {
+        return !*s;
+    }
+    if (!pat[1]) {
+        return !stop || !strchr(s, stop);   /* a trailing "*" */
+    }
+    if (pat[1] == '*' && !pat[strspn(pat, "*")]) {
+        return 1;                           /* a trailing "**" */
+    }
     if (n + 1 > sizeof(buf) && !(g.at = malloc(n + 1))) {
         return 0;
     }
