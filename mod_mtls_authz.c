@@ -10,6 +10,7 @@
 #include "mtls_config.h"
 #include "mtls_reload.h"
 #include "mtls_identity.h"
+#include "mtls_peer.h"
 #include "mtls_providers.h"
 #include "mtls_decision.h"
 #include "mtls_vars.h"
@@ -160,6 +161,7 @@ static void mtls_register_hooks(apr_pool_t *p)
     mtls_metrics_register_hooks(p);
     mtls_reload_register_hooks(p);
     mtls_identity_register_hooks(p);
+    mtls_peer_register_hooks(p);
     mtls_providers_register_hooks(p);
     mtls_decision_register_hooks(p);
     mtls_vars_register_hooks(p);

@@ -26,8 +26,7 @@
 #include "mtls_resolve.h"
 #include "mtls_directory.h"
 #include "mtls_proxy.h"
-#include "mtls_metrics.h"
-#include "mtls_certcache.h"
+#include "mtls_peer.h"
 
 /* Outcomes remembered per connection, and how many may ever be copied
  * into its pool (reloads and days-left changes replace entries), so a
@@ -74,11 +73,6 @@ struct mtls_req_identity {
 
 #define LOCK(cs)   do { if ((cs)->mutex) apr_thread_mutex_lock((cs)->mutex); } while (0)
 #define UNLOCK(cs) do { if ((cs)->mutex) apr_thread_mutex_unlock((cs)->mutex); } while (0)
-
-/* Client certificates this process has parsed, by their DER: made in
- * child_init before any request thread runs, never replaced. */
-#define MTLS_CERTCACHE_SLOTS 1024
-static mtls_certcache_t *certs;
 
 /* Called in @p c's own thread only (its pool is not thread-safe). */
 static mtls_conn_state_t *state_create(conn_rec *c)
@@ -135,86 +129,6 @@ static struct mtls_req_identity *req_identity(const request_rec *r,
         q->identity = apr_pcalloc(r->pool, sizeof(*q->identity));
     }
     return q ? q->identity : NULL;
-}
-
-/* Parse what mod_ssl gave into a peer in @p p (the connection state's
- * pool, mutex held). */
-static mtls_peer_t *make_peer(request_rec *r, apr_pool_t *p,
-                              const char *verify, X509 *x509,
-                              const char *pem)
-{
-    mtls_peer_t *peer = apr_pcalloc(p, sizeof(*peer));
-    const char *err = NULL;
-    mtls_cert_t *cert = NULL;
-
-    peer->verify = apr_pstrdup(p, verify ? verify : "NONE");
-    if (!verify || !strcmp(verify, "NONE")) {
-        peer->state = MTLS_PEER_NONE;
-        return peer;
-    }
-    if (!strcmp(verify, "SUCCESS")) {
-        peer->state = MTLS_PEER_VERIFIED;
-    }
-    else {
-        peer->state = MTLS_PEER_UNVERIFIED;
-        peer->verify_detail = !strncmp(verify, "FAILED:", 7)
-            ? peer->verify + 7
-            : "the certificate's issuer is not trusted (optional_no_ca)";
-    }
-    if (x509 || (pem && *pem)) {
-        const mtls_cert_t *shared = NULL;
-        int parsed = 1;
-        apr_status_t rv;
-
-        if (x509 && certs) {
-            /* The facts of a certificate seen by this process before, on
-             * any connection; copied shallowly to carry this peer's
-             * verify result. */
-            if ((rv = mtls_certcache_get(certs, p, x509, &shared, &parsed,
-                                         &err)) == APR_SUCCESS) {
-                cert = apr_pmemdup(p, shared, sizeof(*cert));
-            }
-        }
-        else {
-            rv = x509 ? mtls_cert_from_x509(p, x509, &cert, &err)
-                      : mtls_cert_from_pem(p, pem, &cert, &err);
-        }
-        if (rv == APR_SUCCESS) {
-            cert->verify = peer->verify;
-            peer->cert = cert;
-            if (peer->state == MTLS_PEER_VERIFIED) {
-                mtls_metrics_days_left(mtls_cert_days_left(cert,
-                                                           r->request_time));
-            }
-            if (cert->problem) {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                              "MTLS0301: client certificate serial %s "
-                              "sha256 %s: %s", cert->serial, cert->sha256,
-                              cert->problem);
-            }
-            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                          "MTLS1001: client certificate parsed for the "
-                          "connection (at %s%s): %s", r->uri,
-                          parsed ? "" : "; known to this process",
-                          cert->subject);
-        }
-        else {
-            peer->cert_error = apr_pstrdup(p, err);
-        }
-    }
-    else if (peer->state == MTLS_PEER_VERIFIED) {
-        peer->cert_error = "mod_ssl reported no certificate data";
-    }
-    /* Fail closed: a verified certificate we cannot read gives no
-     * identity, rather than an identity built from half of it. */
-    if (peer->state == MTLS_PEER_VERIFIED && !peer->cert) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "MTLS0302: cannot read the client certificate: %s",
-                      peer->cert_error);
-        peer->state = MTLS_PEER_UNVERIFIED;
-        peer->verify_detail = peer->cert_error;
-    }
-    return peer;
 }
 
 /* mod_ssl's optional pre_handshake hook, as mod_ssl_openssl.h declares
@@ -298,7 +212,7 @@ static const mtls_peer_t *peer_locked(request_rec *r, mtls_conn_state_t *cs)
     if (!cs->peer || strcmp(cs->verify, verify) || cs->x509 != x509
         || (pem ? !cs->pem || strcmp(cs->pem, pem) : cs->pem != NULL)) {
         int i;
-        cs->peer = make_peer(r, cs->pool, verify, x509, pem);
+        cs->peer = mtls_peer_make(r, cs->pool, verify, x509, pem);
         cs->verify = cs->peer->verify;
         cs->pem = pem ? apr_pstrdup(cs->pool, pem) : NULL;
         if (cs->x509 != x509) {
@@ -320,35 +234,6 @@ static const mtls_peer_t *peer_locked(request_rec *r, mtls_conn_state_t *cs)
         }
     }
     return cs->peer;
-}
-
-/* A certificate that was valid at the handshake may have expired since
- * (a long keep-alive or HTTP/2 connection, a resumed TLS session, which
- * mod_ssl does not verify again): per request, one time comparison; once
- * outside its validity the request sees the peer as not verified, with
- * the date in the detail.  The connection's peer stays as it is. */
-static const mtls_peer_t *still_valid(request_rec *r, const mtls_peer_t *peer)
-{
-    mtls_peer_t *view;
-    int out;
-
-    if (peer->state != MTLS_PEER_VERIFIED
-        || !(out = mtls_cert_out_of_validity(peer->cert, r->request_time))) {
-        return peer;
-    }
-    view = apr_pmemdup(r->pool, peer, sizeof(*view));
-    view->state = MTLS_PEER_UNVERIFIED;
-    view->verify_detail = out > 0
-        ? apr_pstrcat(r->pool, "certificate has expired (notAfter ",
-                      peer->cert->not_after, peer->source
-                      ? ", since it was verified)"
-                      : ", since the TLS handshake)", NULL)
-        : apr_pstrcat(r->pool, "certificate is not yet valid (notBefore ",
-                      peer->cert->not_before, ")", NULL);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "MTLS6001: client certificate %s: %s", peer->cert->subject,
-                  view->verify_detail);
-    return view;
 }
 
 /* The peer of a connection without TLS: read-only, shared by all. */
@@ -395,7 +280,7 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
         }
         /* Forwarded or direct, a certificate that has expired since it
          * was verified gives no identity. */
-        ri->peer = still_valid(r, ri->peer);
+        ri->peer = mtls_peer_still_valid(r, ri->peer);
     }
     return ri->peer;
 }
@@ -838,21 +723,9 @@ static int scrub_forwarded(request_rec *r)
     return mtls_proxy_scrub(r, dc ? dc->proxy : NULL);
 }
 
-static void child_init(apr_pool_t *pchild, server_rec *s)
-{
-    if (mtls_certcache_create(pchild, MTLS_CERTCACHE_SLOTS, &certs)
-        != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "MTLS1004: cannot "
-                     "create the cache of parsed client certificates; "
-                     "each connection parses its own");
-        certs = NULL;
-    }
-}
-
 void mtls_identity_register_hooks(apr_pool_t *p)
 {
     ap_hook_header_parser(scrub_forwarded, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, pre_handshake, remember_ssl, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }
