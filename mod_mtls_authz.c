@@ -158,6 +158,7 @@ static const command_rec mtls_cmds[] = {
 
 static void mtls_register_hooks(apr_pool_t *p)
 {
+    mtls_config_register_hooks(p);
     mtls_metrics_register_hooks(p);
     mtls_reload_register_hooks(p);
     mtls_identity_register_hooks(p);

@@ -10,6 +10,16 @@
 #include "mtls_directory.h"
 #include "mtls_proxy.h"
 #include "mtls_dn.h"
+#include "mtls_mergecache.h"
+
+/* Merge results kept per child process (a few per <Location> chain). */
+#define MTLS_MERGE_SLOTS 1024
+
+/* Set in child_init: records made from then on come from .htaccess
+ * files, in a request's pool; merges are remembered in @c kept (NULL if
+ * it could not be made: every merge is then made per request). */
+static int serving;
+static mtls_mergecache_t *kept;
 
 void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -19,15 +29,16 @@ void *mtls_create_dir_conf(apr_pool_t *p, char *dir)
     dc->error_detail = -1;
     dc->mode = -1;
     dc->crl_stale_deny = -1;
+    dc->stable = !serving;
     return dc;
 }
 
 #define MERGE_INT(f) (add->f != -1 ? add->f : base->f)
 #define MERGE_PTR(f) (add->f ? add->f : base->f)
 
-void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+static mtls_dir_conf_t *merge(apr_pool_t *p, const mtls_dir_conf_t *base,
+                              const mtls_dir_conf_t *add, int stable)
 {
-    const mtls_dir_conf_t *base = basev, *add = addv;
     mtls_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
 
     /* A scope's rule list replaces the enclosing one as a whole: rule
@@ -50,7 +61,48 @@ void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->directory = mtls_directory_merge(p, base->directory, add->directory);
     dc->proxy = mtls_proxy_merge(p, base->proxy, add->proxy);
     dc->crl_stale_deny = MERGE_INT(crl_stale_deny);
+    dc->stable = stable;
     return dc;
+}
+
+/* For the memo: a result in its pool, as long-lived as its inputs. */
+static void *merge_kept(apr_pool_t *p, const void *base, const void *add)
+{
+    return merge(p, base, add, 1);
+}
+
+void *mtls_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mtls_dir_conf_t *base = basev, *add = addv;
+    void *dc;
+
+    if (!serving) {
+        return merge(p, base, add, 1);      /* configuration time, pconf */
+    }
+    if (kept && base->stable && add->stable
+        && (dc = mtls_mergecache_get(kept, base, add, merge_kept))) {
+        return dc;
+    }
+    return merge(p, base, add, 0);
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv = mtls_mergecache_create(pchild, MTLS_MERGE_SLOTS, &kept);
+
+    if (rv != APR_SUCCESS) {
+        kept = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "MTLS2100: cannot "
+                     "make the memo of merged configurations; merging per "
+                     "request");
+    }
+    serving = 1;
+}
+
+void mtls_config_register_hooks(apr_pool_t *p)
+{
+    /* first: before any other child_init could merge */
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }
 
 void *mtls_create_srv_conf(apr_pool_t *p, server_rec *s)

@@ -34,6 +34,9 @@ typedef struct {
     mtls_hdr_dir_t *headers;           /* MTLSRequestHeader & co, or NULL */
     struct mtls_proxy_conf_t *proxy;   /* MTLSTrustedProxy, MTLSProxy* */
     int crl_stale_deny;                /* MTLSCRLStale */
+    int stable;                        /* lives as long as the configuration
+                                        * (not .htaccess, not a request's
+                                        * merge): its merges can be kept */
 } mtls_dir_conf_t;
 
 typedef struct {
@@ -69,6 +72,10 @@ int mtls_conf_maps(const mtls_dir_conf_t *dc);
 
 /** The per-directory record in force for @p r. */
 const mtls_dir_conf_t *mtls_dir_conf(const request_rec *r);
+
+/** Merges of records that live as long as the configuration are made
+ *  once per child process from child_init on (mtls_mergecache.h). */
+void mtls_config_register_hooks(apr_pool_t *p);
 
 /** A per-directory record with everything unset. */
 void *mtls_create_dir_conf(apr_pool_t *p, char *dir);

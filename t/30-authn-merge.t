@@ -6,7 +6,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use MTLSTest;
 
-plan tests => 66;
+plan tests => 67;
 
 my ($res, $p, $mark, $env, $acc);
 
@@ -117,6 +117,18 @@ unlike($res->content, qr/group-mismatch/, 'grandchild: MTLSErrorDetail off overr
 $res = GET_as(bob => uniq('/merge/child/quiet'));
 is($res->code, 200, 'grandchild: bob 200');
 is(env_of($res)->{MTLS_USER} // '', 'mail-bob', 'grandchild: rule of the child inherited');
+
+# Requests alternate between the <If> branches; each gets its own merge.
+my @if_seen;
+for my $round (1 .. 3) {
+    for my $q ('', '?mail', '?strong') {
+        $res = GET_as(alice => uniq('/merge/if') . $q);
+        push @if_seen, sprintf '%s=%d:%s', $q || '-', $res->code,
+            $res->code == 200 ? env_of($res)->{MTLS_USER} // '' : '';
+    }
+}
+is("@if_seen", join(' ', ('-=200:alice ?mail=200:mail-alice ?strong=403:') x 3),
+   'merge with <If>: each branch merges its own directives, request after request');
 
 $mark = log_mark();
 $p = uniq('/merge/report');

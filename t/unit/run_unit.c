@@ -44,6 +44,7 @@ int main(int argc, const char *const *argv)
     test_fwd(p);
     test_lru(p);
     test_certcache(p);
+    test_mergecache(p);
     test_crl(p);
     test_realpki(p);
 
