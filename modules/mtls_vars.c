@@ -144,13 +144,12 @@ static apr_table_t *without_ours(apr_pool_t *p, const apr_table_t *env)
 }
 
 /* The variables of an identity, worked out once and kept with it
- * (mtls_identity_keep_put): per request they are only copied into the
- * environment.  MTLS_DAYS_LEFT moves with the clock: its place is kept
- * (with no value) and it is made per request. */
+ * (mtls_identity_keep_put), as a table of their own: per request it is
+ * copied into the environment in one piece (apr_table_overlay: one copy
+ * of its entries, their key checksums made once), not added name by
+ * name.  MTLS_DAYS_LEFT moves with the clock: it is made per request. */
 typedef struct {
-    int n;
-    const char **names;
-    const char **values;
+    apr_table_t *vars;
 } env_set_t;
 
 static const char env_key[] = "env";
@@ -158,19 +157,18 @@ static const char env_key[] = "env";
 static const void *copy_env(apr_pool_t *p, const void *v)
 {
     const env_set_t *from = v;
+    const apr_array_header_t *a = apr_table_elts(from->vars);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
     env_set_t *to = apr_palloc(p, sizeof(*to));
     int i;
 
-    to->n = from->n;
-    to->names = apr_palloc(p, sizeof(char *) * (from->n + 1));
-    to->values = apr_palloc(p, sizeof(char *) * (from->n + 1));
-    for (i = 0; i < from->n; i++) {
+    to->vars = apr_table_make(p, a->nelts);
+    for (i = 0; i < a->nelts; i++) {
         /* names are static (kept as they are: is_ours() knows them by
          * address), or made for MTLS_GROUP_16 and up */
-        to->names[i] = static_name(from->names[i]) ? from->names[i]
-                       : apr_pstrdup(p, from->names[i]);
-        to->values[i] = from->values[i] ? apr_pstrdup(p, from->values[i])
-                                        : NULL;
+        apr_table_addn(to->vars, static_name(e[i].key) ? e[i].key
+                                 : apr_pstrdup(p, e[i].key),
+                       apr_pstrdup(p, e[i].val));
     }
     return to;
 }
@@ -179,23 +177,20 @@ static env_set_t *make_env(request_rec *r, const mtls_facts_t *facts)
 {
     const apr_array_header_t *g = facts->outcome ? facts->outcome->groups
                                                  : NULL;
-    int max = V_DENY_REASON + (g ? g->nelts : 0), i;
     env_set_t *es = apr_palloc(r->pool, sizeof(*es));
+    int i;
 
-    es->n = 0;
-    es->names = apr_palloc(r->pool, sizeof(char *) * (max + 1));
-    es->values = apr_palloc(r->pool, sizeof(char *) * (max + 1));
+    es->vars = apr_table_make(r->pool, V_DENY_REASON + (g ? g->nelts : 0));
     for (i = 0; i < V_DENY_REASON; i++) {
         const char *val = i == V_DAYS_LEFT ? NULL : var_value(r, facts, i);
-        if (val || i == V_DAYS_LEFT) {
-            es->names[es->n] = var_names[i];
-            es->values[es->n++] = val;
+        if (val) {
+            apr_table_addn(es->vars, var_names[i], val);
         }
     }
     for (i = 0; g && i < g->nelts; i++) {
-        es->names[es->n] = i < GROUP_NAMES ? group_names[i]
-            : apr_psprintf(r->pool, "MTLS_GROUP_%d", i);
-        es->values[es->n++] = APR_ARRAY_IDX(g, i, const char *);
+        apr_table_addn(es->vars, i < GROUP_NAMES ? group_names[i]
+                                 : apr_psprintf(r->pool, "MTLS_GROUP_%d", i),
+                       APR_ARRAY_IDX(g, i, const char *));
     }
     return es;
 }
@@ -205,7 +200,7 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
     apr_table_t *env = r->subprocess_env, *clean;
     const env_set_t *es;
     mtls_facts_t facts;
-    int i;
+    const char *days;
 
     if (!id->peer->cert) {
         return;       /* no certificate, nothing to tell */
@@ -240,15 +235,13 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
      * main request's for a subrequest), also MTLS_GROUP_n beyond this
      * identity's groups; then adding needs no scan for an old value. */
     if ((clean = without_ours(r->pool, env))) {
-        r->subprocess_env = env = clean;
+        env = clean;
     }
-    for (i = 0; i < es->n; i++) {
-        const char *val = es->values[i] ? es->values[i]
-                          : var_value(r, &facts, V_DAYS_LEFT);
-        if (val) {
-            apr_table_addn(env, es->names[i], val);
-        }
+    env = apr_table_overlay(r->pool, es->vars, env);
+    if ((days = var_value(r, &facts, V_DAYS_LEFT))) {
+        apr_table_addn(env, var_names[V_DAYS_LEFT], days);
     }
+    r->subprocess_env = env;
     mtls_req(r, 1)->exported = es;
 }
 
