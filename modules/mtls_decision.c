@@ -79,8 +79,14 @@ static const struct {
         "Try again in a moment." },
 };
 
+/* Nearly every request has one or two records: room for them comes
+ * with the state, in one allocation (apr_array_push grows past it). */
+#define FIRST_RECORDS 2
+
 struct mtls_req_decision {
     apr_array_header_t *records;        /* of mtls_decision_t */
+    apr_array_header_t array;
+    mtls_decision_t first[FIRST_RECORDS];
 };
 
 /* What the log line and the error body add to the reason: mod_ssl's or
@@ -260,9 +266,14 @@ static apr_array_header_t *records_of(request_rec *r)
     mtls_req_t *q = mtls_req(r, 1);
 
     if (!q->decision) {
-        q->decision = apr_pcalloc(r->pool, sizeof(*q->decision));
-        q->decision->records = apr_array_make(r->pool, 2,
-                                              sizeof(mtls_decision_t));
+        struct mtls_req_decision *rd = apr_pcalloc(r->pool, sizeof(*rd));
+        rd->array.pool = r->pool;
+        rd->array.elt_size = sizeof(mtls_decision_t);
+        rd->array.nelts = 0;
+        rd->array.nalloc = FIRST_RECORDS;
+        rd->array.elts = (char *)rd->first;
+        rd->records = &rd->array;
+        q->decision = rd;
     }
     return q->decision->records;
 }

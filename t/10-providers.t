@@ -56,6 +56,9 @@ my @cases = (
     [alice   => '/rule/nomatch', 403, 'unmapped'],
     [alice   => '/p/all', 200], [multiou => '/p/all', 200],
     [bob     => '/p/all', 403, 'group-mismatch'],
+    [alice   => '/p/all4', 200],
+    [bob     => '/p/all4', 403, 'group-mismatch'],      # the fourth record
+    [multiou => '/p/all4', 403, 'user-mismatch'],
     [bob     => '/p/any', 200], [svc => '/p/any', 200],
     [alice   => '/p/any', 403],
     [bob     => '/p/none', 200],
