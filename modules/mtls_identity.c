@@ -71,8 +71,14 @@ struct mtls_req_identity {
     int kept;                    /* id's outcome is remembered */
 };
 
-#define LOCK(cs)   do { if ((cs)->mutex) apr_thread_mutex_lock((cs)->mutex); } while (0)
-#define UNLOCK(cs) do { if ((cs)->mutex) apr_thread_mutex_unlock((cs)->mutex); } while (0)
+/* Only HTTP/2 streams (secondary connections: c->master set) use one
+ * connection's state from several threads at once.  The requests of an
+ * HTTP/1.x connection come one after another, in whichever thread runs
+ * the connection, and a TLS connection picks h2 by ALPN before any
+ * request, so it never has both: they take no lock. */
+#define SHARED(r, cs) ((cs)->mutex && (r)->connection->master)
+#define LOCK(cs)   do { if (SHARED(r, cs)) apr_thread_mutex_lock((cs)->mutex); } while (0)
+#define UNLOCK(cs) do { if (SHARED(r, cs)) apr_thread_mutex_unlock((cs)->mutex); } while (0)
 
 /* Called in @p c's own thread only (its pool is not thread-safe). */
 static mtls_conn_state_t *state_create(conn_rec *c)
