@@ -12,7 +12,7 @@ use Time::HiRes qw(sleep time);
 plan tests => 28;
 
 my $run = Apache::Test::vars('t_dir') . '/runtime';
-my %c = map { $_ => cert($_) } qw(alice bob svc direct);
+my %c = map { $_ => cert($_) } qw(alice bob svc direct alice-twin);   # all initial_files names
 my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
 my $pid0 = slurp($pidfile);
 

@@ -18,7 +18,7 @@ my $run = Apache::Test::vars('t_dir') . '/runtime';
 my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
 sub slurp { open my $f, '<', $_[0] or return ''; local $/; my $s = <$f>; $s =~ s/\s+$// if defined $s; $s }
 my $ppid = slurp($pidfile);
-my %c = map { $_ => cert($_) } qw(alice bob svc);
+my %c = map { $_ => cert($_) } qw(alice bob svc direct alice-twin);   # all initial_files names
 my $dir = tempdir(CLEANUP => 1);
 
 # What each client asks, and the only answer that is right.

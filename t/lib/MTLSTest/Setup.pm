@@ -52,6 +52,11 @@ sub spew {
 # The initial contents; t/reload.t edits the rt-* files and restores them.
 sub initial_files {
     my $c = shift;
+    # every certificate named below, or the files would name nobody
+    for my $name (qw(alice bob svc direct alice-twin)) {
+        die "initial_files: no facts for the certificate $name\n"
+            unless $c->{$name} && $c->{$name}{sha256};
+    }
     return (
         'users.map' => <<"EOF2",
 # static map: strong keys and one weak (subject) key
