@@ -1,7 +1,6 @@
 /* A bounded, thread-safe LRU of pooled entries (see mtls_lru.h). */
 #include <string.h>
 
-#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
@@ -17,12 +16,18 @@ typedef struct {
 struct mtls_lru_entry_t {
     const void *key;
     apr_size_t klen;
+    apr_uint64_t hash;            /* key_hash() of the key */
     const void *value;
     apr_time_t expires;
     apr_pool_t *pool;
-    int refs;                     /* holders outside the cache */
-    int cached;                   /* in the hash and the list */
+    /* Holders, the cache counting as one while the entry is in it:
+     * changed atomically, so a holder lets go without the lock, and
+     * whoever takes it to 0 destroys the entry.  It is only raised from
+     * the cache (under the lock, while the cache's own count is there),
+     * so it never rises again from 0. */
+    int refs;
     mtls_lru_entry_t *prev, *next;   /* most recently used first */
+    mtls_lru_entry_t *chain;         /* next in the same bucket */
     /* Remembered values: each record is written once, then published
      * (under the cache's lock) and never changed, so readers take no
      * lock; a replaced one stays in the pool for the readers that still
@@ -31,60 +36,156 @@ struct mtls_lru_entry_t {
     int memo_made;                /* records made in the pool */
 };
 
+/* The index is the cache's own chained hash table: a bucket per two
+ * slots at least (a power of two), the entries' stored hashes compared
+ * before their keys, chains through the entries themselves (no
+ * allocation per insert, nothing to rehash: the cache never grows). */
 struct mtls_lru_t {
     apr_thread_mutex_t *mutex;
-    apr_hash_t *by_key;
+    mtls_lru_entry_t **buckets;
+    apr_size_t mask;
     mtls_lru_entry_t *head, *tail;
     int slots, count;
 };
 
-/* The hash table's hash of a key: FNV-1a over its length, its first 48
- * bytes (the verification settings and the start of the value) and its
- * last 96 (where a certificate's serial-independent part ends and its
- * signature, different for every certificate, lies).  Hashing every byte
- * of a kilobyte-long key per request costs more than the rest of the
- * lookup; keys are still compared in full, so a collision only makes a
- * chain longer (the cache stays bounded). */
-static unsigned int key_hash(const char *key, apr_ssize_t *klen)
+/* Copy @p len bytes from offset @p off of the concatenation of @p parts
+ * (which has them) into @p dst. */
+static void gather(const mtls_lru_part_t *parts, apr_size_t off,
+                   unsigned char *dst, apr_size_t len)
 {
-    apr_size_t n = (apr_size_t)*klen, i, end;
-    apr_uint64_t h = 0xcbf29ce484222325ull ^ n, w;
-
-    /* eight bytes at a time (FNV-1a on words): a tenth of the
-     * instructions of a byte loop over the same bytes */
-#define MIX(off) do { memcpy(&w, key + (off), 8); \
-                      h = (h ^ w) * 0x100000001b3ull; \
-                      h ^= h >> 29; } while (0)
-    if (n < 16) {
-        for (i = 0; i < n; i++) {
-            h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
+    for (; len; parts++) {
+        apr_size_t n;
+        if (off >= parts->len) {
+            off -= parts->len;
+            continue;
         }
-        return (unsigned int)(h ^ (h >> 32));
+        n = parts->len - off < len ? parts->len - off : len;
+        memcpy(dst, (const char *)parts->data + off, n);
+        dst += n;
+        len -= n;
+        off = 0;
     }
-    end = n < 48 ? n - 8 : 40;
-    for (i = 0; i <= end; i += 8) {
-        MIX(i);
+}
+
+/* The windows of a key that are hashed besides its length (all of a key
+ * up to their sum): some bytes in the middle (a certificate's public
+ * key; in a header that carries a chain too, one of them) and its last
+ * ones (a certificate's signature, different for every certificate).
+ * Not its start: the verification settings and the structure every
+ * certificate of a CA begins with.  Hashing every byte of a
+ * kilobyte-long key per request costs more than the rest of the lookup;
+ * keys are still compared in full, so a collision only makes a chain
+ * longer (the cache stays bounded). */
+#define HASH_MID 16
+#define HASH_TAIL 32
+#define HASH_ALL (HASH_MID + HASH_TAIL)
+
+/* @p len bytes at offset @p off of the concatenation of @p parts: where
+ * they are when one part has them all (the usual case), else copied
+ * into @p buf. */
+static const unsigned char *window(const mtls_lru_part_t *parts,
+                                   apr_size_t off, apr_size_t len,
+                                   unsigned char *buf)
+{
+    while (off >= parts->len) {
+        off -= parts->len;
+        parts++;
     }
-    for (i = n > 144 ? n - 96 : i; i + 8 <= n; i += 8) {
-        MIX(i);
+    if (parts->len - off >= len) {
+        return (const unsigned char *)parts->data + off;
     }
-    MIX(n - 8);
+    gather(parts, off, buf, len);
+    return buf;
+}
+
+#define MIX(h, w) ((h) = ((h) ^ (w)) * 0x100000001b3ull, (h) ^= (h) >> 29)
+
+/* FNV-1a on 8-byte words of @p p (@p n a multiple of 8). */
+static apr_uint64_t mix_words(apr_uint64_t h, const unsigned char *p,
+                              apr_size_t n)
+{
+    apr_uint64_t w;
+    apr_size_t i;
+
+    for (i = 0; i < n; i += 8) {
+        memcpy(&w, p + i, 8);
+        MIX(h, w);
+    }
+    return h;
+}
+
+/* FNV-1a on 8-byte words (a tenth of the instructions of a byte loop)
+ * over the key's length and its windows, the key given in parts. */
+static apr_uint64_t key_hash(const mtls_lru_part_t *parts, apr_size_t n)
+{
+    unsigned char buf[HASH_ALL];
+    apr_uint64_t h = 0xcbf29ce484222325ull ^ n;
+    apr_size_t i;
+
+    if (n > HASH_ALL) {
+        h = mix_words(h, window(parts, n / 2 - HASH_MID / 2, HASH_MID, buf),
+                      HASH_MID);
+        h = mix_words(h, window(parts, n - HASH_TAIL, HASH_TAIL, buf),
+                      HASH_TAIL);
+    }
+    else {
+        gather(parts, 0, buf, n);
+        h = mix_words(h, buf, n & ~(apr_size_t)7);
+        for (i = n & ~(apr_size_t)7; i < n; i++) {
+            MIX(h, buf[i]);
+        }
+    }
+    return h ^ (h >> 32);
+}
 #undef MIX
-    return (unsigned int)(h ^ (h >> 32));
+
+static apr_size_t parts_len(const mtls_lru_part_t *parts, int nparts)
+{
+    apr_size_t n = 0;
+    int i;
+
+    for (i = 0; i < nparts; i++) {
+        n += parts[i].len;
+    }
+    return n;
+}
+
+/* Whether @p key (of @p klen bytes) is the concatenation of @p parts
+ * (of @p n bytes in all). */
+static int key_is(const void *key, apr_size_t klen,
+                  const mtls_lru_part_t *parts, int nparts, apr_size_t n)
+{
+    const char *k = key;
+    int i;
+
+    if (klen != n) {
+        return 0;
+    }
+    for (i = 0; i < nparts; k += parts[i].len, i++) {
+        if (memcmp(k, parts[i].data, parts[i].len)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 apr_status_t mtls_lru_create(apr_pool_t *p, int slots,
                                    mtls_lru_t **out)
 {
     mtls_lru_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_size_t nb = 2;
     apr_status_t rv;
 
     if ((rv = apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT,
                                       p)) != APR_SUCCESS) {
         return rv;
     }
-    c->by_key = apr_hash_make_custom(p, key_hash);
     c->slots = slots > 0 ? slots : 1;
+    while (nb < 2 * (apr_size_t)c->slots) {
+        nb *= 2;
+    }
+    c->buckets = apr_pcalloc(p, nb * sizeof(*c->buckets));
+    c->mask = nb - 1;
     *out = c;
     return APR_SUCCESS;
 }
@@ -119,29 +220,58 @@ static void push_front_locked(mtls_lru_t *c, mtls_lru_entry_t *e)
     }
 }
 
-/* Take @p e out of the cache; destroyed now unless someone holds it. */
-static void drop_locked(mtls_lru_t *c, mtls_lru_entry_t *e)
+/* The cached entry whose key is the concatenation of @p parts. */
+static mtls_lru_entry_t *find_locked(mtls_lru_t *c, apr_uint64_t h,
+                                     const mtls_lru_part_t *parts,
+                                     int nparts, apr_size_t n)
 {
-    unlink_locked(c, e);
-    apr_hash_set(c->by_key, e->key, e->klen, NULL);
-    e->cached = 0;
-    c->count--;
-    if (!e->refs) {
+    mtls_lru_entry_t *e;
+
+    for (e = c->buckets[h & c->mask]; e; e = e->chain) {
+        if (e->hash == h && key_is(e->key, e->klen, parts, nparts, n)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* One holder fewer; the last one destroys the entry. */
+static void unref(mtls_lru_entry_t *e)
+{
+    if (__atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         apr_pool_destroy(e->pool);
     }
 }
 
-mtls_lru_entry_t *mtls_lru_get(mtls_lru_t *c,
-                                     const void *key, apr_size_t klen,
-                                     apr_time_t now)
+/* Take @p e out of the cache; destroyed now unless someone holds it. */
+static void drop_locked(mtls_lru_t *c, mtls_lru_entry_t *e)
 {
+    mtls_lru_entry_t **pp = &c->buckets[e->hash & c->mask];
+
+    while (*pp != e) {
+        pp = &(*pp)->chain;
+    }
+    *pp = e->chain;
+    e->chain = NULL;
+    unlink_locked(c, e);
+    c->count--;
+    unref(e);                     /* the cache's own */
+}
+
+mtls_lru_entry_t *mtls_lru_get_parts(mtls_lru_t *c,
+                                     const mtls_lru_part_t *parts,
+                                     int nparts, apr_time_t now)
+{
+    apr_size_t n = parts_len(parts, nparts);
+    apr_uint64_t h;
     mtls_lru_entry_t *e;
 
-    if (klen > MTLS_LRU_MAX_KEY) {
+    if (n > MTLS_LRU_MAX_KEY) {
         return NULL;
     }
+    h = key_hash(parts, n);
     apr_thread_mutex_lock(c->mutex);
-    e = apr_hash_get(c->by_key, key, klen);
+    e = find_locked(c, h, parts, nparts, n);
     if (e && e->expires <= now) {
         drop_locked(c, e);
         e = NULL;
@@ -151,18 +281,32 @@ mtls_lru_entry_t *mtls_lru_get(mtls_lru_t *c,
             unlink_locked(c, e);
             push_front_locked(c, e);
         }
-        e->refs++;
+        __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
     }
     apr_thread_mutex_unlock(c->mutex);
     return e;
 }
 
-mtls_lru_entry_t *mtls_lru_entry_create(const void *key, apr_size_t klen)
+mtls_lru_entry_t *mtls_lru_get(mtls_lru_t *c,
+                                     const void *key, apr_size_t klen,
+                                     apr_time_t now)
 {
+    mtls_lru_part_t part;
+
+    part.data = key;
+    part.len = klen;
+    return mtls_lru_get_parts(c, &part, 1, now);
+}
+
+mtls_lru_entry_t *mtls_lru_entry_create_parts(const mtls_lru_part_t *parts,
+                                              int nparts)
+{
+    apr_size_t n = parts_len(parts, nparts);
     apr_pool_t *pool;
     mtls_lru_entry_t *e;
+    char *key;
 
-    if (klen > MTLS_LRU_MAX_KEY) {
+    if (n > MTLS_LRU_MAX_KEY) {
         return NULL;
     }
     /* Its own unmanaged pool: entries come and go in any order and from
@@ -172,10 +316,22 @@ mtls_lru_entry_t *mtls_lru_entry_create(const void *key, apr_size_t klen)
     }
     apr_pool_tag(pool, "mtls_lru_entry");
     e = apr_pcalloc(pool, sizeof(*e));
-    e->key = apr_pmemdup(pool, key, klen);
-    e->klen = klen;
+    key = apr_palloc(pool, n ? n : 1);
+    gather(parts, 0, (unsigned char *)key, n);
+    e->key = key;
+    e->klen = n;
+    e->hash = key_hash(parts, n);
     e->pool = pool;
     return e;
+}
+
+mtls_lru_entry_t *mtls_lru_entry_create(const void *key, apr_size_t klen)
+{
+    mtls_lru_part_t part;
+
+    part.data = key;
+    part.len = klen;
+    return mtls_lru_entry_create_parts(&part, 1);
 }
 
 void mtls_lru_entry_discard(mtls_lru_entry_t *e)
@@ -203,20 +359,24 @@ const void *mtls_lru_entry_value(const mtls_lru_entry_t *e)
 mtls_lru_entry_t *mtls_lru_put(mtls_lru_t *c,
                                      mtls_lru_entry_t *e)
 {
-    mtls_lru_entry_t *old;
+    mtls_lru_part_t part;
+    mtls_lru_entry_t *old, **bucket;
 
+    part.data = e->key;
+    part.len = e->klen;
     apr_thread_mutex_lock(c->mutex);
-    old = apr_hash_get(c->by_key, e->key, e->klen);
+    old = find_locked(c, e->hash, &part, 1, e->klen);
     if (old) {
         /* Another thread verified the same certificate meanwhile. */
-        old->refs++;
+        __atomic_add_fetch(&old->refs, 1, __ATOMIC_RELAXED);
         apr_thread_mutex_unlock(c->mutex);
         apr_pool_destroy(e->pool);
         return old;
     }
-    e->refs = 1;
-    e->cached = 1;
-    apr_hash_set(c->by_key, e->key, e->klen, e);
+    e->refs = 2;                  /* the cache and the caller */
+    bucket = &c->buckets[e->hash & c->mask];
+    e->chain = *bucket;
+    *bucket = e;
     push_front_locked(c, e);
     c->count++;
     while (c->count > c->slots && c->tail) {
@@ -228,14 +388,8 @@ mtls_lru_entry_t *mtls_lru_put(mtls_lru_t *c,
 
 void mtls_lru_release(mtls_lru_t *c, mtls_lru_entry_t *e)
 {
-    int destroy;
-
-    apr_thread_mutex_lock(c->mutex);
-    destroy = --e->refs == 0 && !e->cached;
-    apr_thread_mutex_unlock(c->mutex);
-    if (destroy) {
-        apr_pool_destroy(e->pool);
-    }
+    (void)c;
+    unref(e);
 }
 
 int mtls_lru_count(mtls_lru_t *c)
@@ -276,6 +430,25 @@ const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,
             break;                /* slots fill in order, never empty */
         }
         if (memo_is(m, key, klen)) {
+            return now < m->expires ? m->value : NULL;
+        }
+    }
+    return NULL;
+}
+
+const void *mtls_lru_memo_get_parts(const mtls_lru_entry_t *e,
+                                    const mtls_lru_part_t *parts,
+                                    int nparts, apr_time_t now)
+{
+    apr_size_t n = parts_len(parts, nparts);
+    int i;
+
+    for (i = 0; i < MTLS_LRU_MEMO_SLOTS; i++) {
+        const memo_rec_t *m = memo_load(&e->memo[i]);
+        if (!m) {
+            break;                /* slots fill in order, never empty */
+        }
+        if (key_is(m->key, m->klen, parts, nparts, n)) {
             return now < m->expires ? m->value : NULL;
         }
     }

@@ -19,6 +19,14 @@
 typedef struct mtls_lru_t mtls_lru_t;
 typedef struct mtls_lru_entry_t mtls_lru_entry_t;
 
+/* A key given in pieces (a header of settings, then the values as a
+ * request carries them): hashed and compared as their concatenation, so
+ * a lookup needs no copy of the key. */
+typedef struct {
+    const void *data;
+    apr_size_t len;
+} mtls_lru_part_t;
+
 /**
  * A cache of at most @p slots entries, least recently used evicted
  * first, safe to use from several threads.  Lives as long as @p p.
@@ -34,12 +42,21 @@ mtls_lru_entry_t *mtls_lru_get(mtls_lru_t *c,
                                      const void *key, apr_size_t klen,
                                      apr_time_t now);
 
+/** mtls_lru_get() for the key that is the concatenation of @p parts. */
+mtls_lru_entry_t *mtls_lru_get_parts(mtls_lru_t *c,
+                                     const mtls_lru_part_t *parts,
+                                     int nparts, apr_time_t now);
+
 /**
  * A new entry for @p key (copied), not yet in any cache, with its own
  * pool to build the value in (mtls_lru_entry_pool).  NULL when out of
  * memory or when @p klen is above MTLS_LRU_MAX_KEY.
  */
 mtls_lru_entry_t *mtls_lru_entry_create(const void *key, apr_size_t klen);
+
+/** mtls_lru_entry_create() for the concatenation of @p parts. */
+mtls_lru_entry_t *mtls_lru_entry_create_parts(const mtls_lru_part_t *parts,
+                                              int nparts);
 
 /** Destroy a new entry that will not be put after all. */
 void mtls_lru_entry_discard(mtls_lru_entry_t *e);
@@ -64,7 +81,8 @@ const void *mtls_lru_entry_value(const mtls_lru_entry_t *e);
 mtls_lru_entry_t *mtls_lru_put(mtls_lru_t *c,
                                      mtls_lru_entry_t *e);
 
-/** Give back an entry from mtls_lru_get or mtls_lru_put. */
+/** Give back an entry from mtls_lru_get or mtls_lru_put (takes no lock:
+ *  the last holder, the cache counting as one, destroys it). */
 void mtls_lru_release(mtls_lru_t *c, mtls_lru_entry_t *e);
 
 /** Entries in the cache now. */
@@ -85,6 +103,12 @@ int mtls_lru_count(mtls_lru_t *c);
  */
 const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,
                               apr_size_t klen, apr_time_t now);
+
+/** mtls_lru_memo_get() for the key that is the concatenation of
+ *  @p parts. */
+const void *mtls_lru_memo_get_parts(const mtls_lru_entry_t *e,
+                                    const mtls_lru_part_t *parts,
+                                    int nparts, apr_time_t now);
 
 /**
  * Remember @p value with @p e under @p key until @p expires: @p copy is
