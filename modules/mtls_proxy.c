@@ -40,6 +40,10 @@ struct mtls_proxy_conf_t {
     int trusted_set;               /* MTLSTrustedProxy here ("none" too) */
     const char *header;            /* MTLSProxyCertHeader */
     const char *chain_header;
+    const char *header_lc;         /* the same in lower case, */
+    const char *chain_lc;          /* for spelling() */
+    const unsigned char *first;    /* 1 for each first character of a
+                                      spelling of either (256 of them) */
     int format;
     const char *ca_file;
     X509_STORE *store;
@@ -127,6 +131,9 @@ mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
     if (add->header) {
         pc->header = add->header;
         pc->chain_header = add->chain_header;
+        pc->header_lc = add->header_lc;
+        pc->chain_lc = add->chain_lc;
+        pc->first = add->first;
         pc->format = add->format;
     }
     if (add->ca_file) {
@@ -221,6 +228,33 @@ static int is_token(const char *s)
     return 1;
 }
 
+/* ASCII case folding inline: header names are tokens, and a call to the
+ * C library's tolower per character costs more than the rest. */
+#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))
+
+static const char *lower(apr_pool_t *p, const char *name)
+{
+    char *lc = apr_pstrdup(p, name), *c;
+
+    for (c = lc; *c; c++) {
+        *c = (char)LOWER(*c);
+    }
+    return lc;
+}
+
+/* Mark in @p first every character a spelling of @p lc (any case, '_'
+ * for '-') can start with. */
+static void add_first(unsigned char first[256], const char *lc)
+{
+    unsigned char c = (unsigned char)lc[0];
+
+    first[c] = 1;
+    first[(unsigned char)apr_toupper(c)] = 1;
+    if (c == '-' || c == '_') {
+        first['-'] = first['_'] = 1;
+    }
+}
+
 const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dcv,
                                        const char *name, const char *format,
                                        const char *chain)
@@ -248,6 +282,17 @@ const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dcv,
     pc->chain_header = f == MTLS_FWD_RFC9440
         ? (chain ? chain : apr_pstrcat(cmd->pool, name, "-Chain", NULL))
         : NULL;
+    pc->header_lc = lower(cmd->pool, pc->header);
+    pc->chain_lc = pc->chain_header ? lower(cmd->pool, pc->chain_header)
+                                    : NULL;
+    {
+        unsigned char *first = apr_pcalloc(cmd->pool, 256);
+        add_first(first, pc->header_lc);
+        if (pc->chain_lc) {
+            add_first(first, pc->chain_lc);
+        }
+        pc->first = first;
+    }
     return NULL;
 }
 
@@ -303,29 +348,29 @@ const char *mtls_cmd_proxy_verify_depth(cmd_parms *cmd, void *dcv,
 
 /* ---- removing the headers ----------------------------------------- */
 
-/* ASCII case folding inline: header names are tokens, and a call to the
- * C library's tolower per character costs more than the rest. */
-#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))
-
-/* 1 when @p key is @p name (any case), 2 when it is one of its other
- * spellings ('_' for '-', any case), 0 otherwise. */
-static int spelling(const char *key, const char *name)
+/* 1 when @p key is the name @p lc (in lower case) in any case, 2 when it
+ * is one of its other spellings ('_' for '-', any case), 0 otherwise.
+ * The character as sent is compared first: names usually come in one
+ * case or the other. */
+static int spelling(const char *key, const char *lc)
 {
     int exact = 1;
 
-    if (!name) {
+    if (!lc) {
         return 0;
     }
-    for (; *key && *name; key++, name++) {
-        char k = LOWER(*key), n = LOWER(*name);
-        if (k != n) {
-            if ((k == '_' ? '-' : k) != (n == '_' ? '-' : n)) {
-                return 0;
-            }
-            exact = 0;
+    for (; *lc; key++, lc++) {
+        char k = *key, n = *lc;
+        if (k == n || (k = (char)LOWER(k)) == n) {
+            continue;
         }
+        /* (the end of key, a NUL, matches nothing here) */
+        if ((k == '_' ? '-' : k) != (n == '_' ? '-' : n)) {
+            return 0;
+        }
+        exact = 0;
     }
-    return (*key || *name) ? 0 : (exact ? 1 : 2);
+    return *key ? 0 : (exact ? 1 : 2);
 }
 
 static void warn_untrusted(request_rec *r, warn_e kind, const char *header,
@@ -379,7 +424,6 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
     int ngone = 0, room = 4;
     stash_t *st = NULL;
     int i, trusted;
-    char h0, c0;
 
     if (!pc || !pc->header) {
         return DECLINED;
@@ -393,19 +437,27 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
     }
     arr = apr_table_elts(r->headers_in);
     elts = (const apr_table_entry_t *)arr->elts;
-    /* One look at the first character (as spelling() reads it) rules
-     * out nearly every header. */
-#define FIRST(s) ((s)[0] == '_' ? '-' : LOWER((s)[0]))  /* as spelling() */
-    h0 = FIRST(pc->header);
-    c0 = pc->chain_header ? FIRST(pc->chain_header) : h0;
+    /* One look at the first character rules out nearly every header. */
     for (i = 0; i < arr->nelts; i++) {
         int sv, sc;
-        char k0 = elts[i].key ? FIRST(elts[i].key) : 0;
-        if (k0 != h0 && k0 != c0) {
+        if (!elts[i].key || !pc->first[(unsigned char)elts[i].key[0]]) {
             continue;
         }
-        sv = spelling(elts[i].key, pc->header);
-        sc = sv ? 0 : spelling(elts[i].key, pc->chain_header);
+        /* the name as configured, in any case, first: the C library's
+         * comparison is quicker than spelling()'s loop */
+        if (!strcasecmp(elts[i].key, pc->header)) {
+            sv = 1;
+            sc = 0;
+        }
+        else if (pc->chain_header
+                 && !strcasecmp(elts[i].key, pc->chain_header)) {
+            sv = 0;
+            sc = 1;
+        }
+        else {
+            sv = spelling(elts[i].key, pc->header_lc);
+            sc = sv ? 0 : spelling(elts[i].key, pc->chain_lc);
+        }
         if (!sv && !sc) {
             continue;
         }
@@ -428,16 +480,16 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
         }
         gone[ngone++] = elts[i].key;
     }
-#undef FIRST
     for (i = 0; i < ngone; i++) {
         apr_table_unset(r->headers_in, gone[i]);
     }
     return DECLINED;
 }
 
-/* The stash of the request this one descends from (sub-requests and
- * internal redirects share the original request's headers). */
-static const stash_t *find_stash(request_rec *r)
+/* The proxy state of the request this one descends from (sub-requests
+ * and internal redirects share the original request's headers), when it
+ * stashed what the header parser found. */
+static struct mtls_req_proxy *find_stash(request_rec *r)
 {
     struct mtls_req_proxy *rp;
 
@@ -453,7 +505,7 @@ static const stash_t *find_stash(request_rec *r)
         }
     }
     rp = req_proxy(r, 0);
-    return rp && rp->stashed ? &rp->stash : NULL;
+    return rp && rp->stashed ? rp : NULL;
 }
 
 /* ---- the forwarded peer ------------------------------------------- */
@@ -559,7 +611,12 @@ static apr_status_t release_entry(void *data)
 }
 
 /* The cache key: the verification settings, then the values as sent
- * (in full: the cache compares them byte for byte). */
+ * (in full: the cache compares them byte for byte), as parts of the
+ * request's own strings, so a lookup copies nothing.  The chain goes
+ * before the certificate: the key's end, which the cache hashes, is then
+ * the client's own signature, not the intermediate's that every client
+ * of a CA sends alike.  Each value keeps its terminating NUL, so the
+ * cut between them is part of the key. */
 typedef struct {
     const void *store;
     const void *crls;
@@ -567,41 +624,43 @@ typedef struct {
     int format;
 } key_head_t;
 
-static const void *cache_key(request_rec *r, const mtls_proxy_conf_t *pc,
-                             const stash_t *st, apr_size_t *klen)
+static int cache_key(const mtls_proxy_conf_t *pc, const stash_t *st,
+                     key_head_t *head, mtls_lru_part_t parts[3])
 {
-    apr_size_t vlen = strlen(st->value) + 1;
-    apr_size_t clen = st->chain ? strlen(st->chain) + 1 : 0;
-    char *key = apr_palloc(r->pool, sizeof(key_head_t) + vlen + clen);
-    key_head_t head;
+    int n = 0;
 
-    memset(&head, 0, sizeof(head));
-    head.store = pc->store;
-    head.crls = pc->crls;
-    head.depth = pc->depth;
-    head.format = pc->format;
-    memcpy(key, &head, sizeof(head));
-    memcpy(key + sizeof(head), st->value, vlen);
-    if (clen) {
-        memcpy(key + sizeof(head) + vlen, st->chain, clen);
+    memset(head, 0, sizeof(*head));
+    head->store = pc->store;
+    head->crls = pc->crls;
+    head->depth = pc->depth;
+    head->format = pc->format;
+    parts[n].data = head;
+    parts[n++].len = sizeof(*head);
+    if (st->chain) {
+        parts[n].data = st->chain;
+        parts[n++].len = strlen(st->chain) + 1;
     }
-    *klen = sizeof(head) + vlen + clen;
-    return key;
+    parts[n].data = st->value;
+    parts[n++].len = strlen(st->value) + 1;
+    return n;
 }
 
 const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                                    const mtls_proxy_conf_t *pc,
                                    const mtls_peer_t *tls)
 {
+    struct mtls_req_proxy *rp;
     const stash_t *st;
     apr_array_header_t *certs;
-    const void *key;
-    apr_size_t klen;
+    key_head_t head;
+    mtls_lru_part_t parts[3];
+    int nparts;
     mtls_lru_entry_t *e;
     const char *err;
     apr_time_t expires;
 
-    if (!pc || !pc->header || !(st = find_stash(r)) || !st->trusted_addr) {
+    if (!pc || !pc->header || !(rp = find_stash(r))
+        || !(st = &rp->stash)->trusted_addr) {
         return NULL;
     }
     if (pc->pins) {
@@ -631,14 +690,15 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     if (!proc) {
         return NULL;
     }
-    key = cache_key(r, pc, st, &klen);
-    if (!(e = mtls_lru_get(proc->cache, key, klen, r->request_time))) {
+    nparts = cache_key(pc, st, &head, parts);
+    if (!(e = mtls_lru_get_parts(proc->cache, parts, nparts,
+                                 r->request_time))) {
         if (mtls_fwd_decode(r->pool, pc->format, st->value, st->chain,
                             &certs, &err) == APR_SUCCESS && !certs->nelts) {
             return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent an empty "
                                                     "%s header", pc->header));
         }
-        if (!(e = mtls_lru_entry_create(key, klen))) {
+        if (!(e = mtls_lru_entry_create_parts(parts, nparts))) {
             /* Too long to cache (or no memory): this request only. */
             if (err) {
                 return bad_peer(r->pool, err);
@@ -668,7 +728,12 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                               apr_pool_cleanup_null);
     /* (a later peer of this request, under another configuration,
      * replaces it; the first stays held until its cleanup runs) */
-    req_proxy(r, 1)->entry = e;
+    if (!r->main && !r->prev) {
+        rp->entry = e;            /* the stash is this request's own */
+    }
+    else {
+        req_proxy(r, 1)->entry = e;
+    }
     return mtls_lru_entry_value(e);
 }
 
@@ -679,6 +744,18 @@ const void *mtls_proxy_memo_get(request_rec *r, const void *key,
 
     return rp && rp->entry && proc
            ? mtls_lru_memo_get(rp->entry, key, klen, r->request_time) : NULL;
+}
+
+const void *mtls_proxy_memo_get_parts(request_rec *r,
+                                      const mtls_lru_part_t *parts,
+                                      int nparts)
+{
+    struct mtls_req_proxy *rp = req_proxy(r, 0);
+
+    return rp && rp->entry && proc
+           ? mtls_lru_memo_get_parts(rp->entry, parts, nparts,
+                                     r->request_time)
+           : NULL;
 }
 
 const void *mtls_proxy_memo_put(request_rec *r, const void *key,
