@@ -67,7 +67,6 @@ struct mtls_req_identity {
     const mtls_peer_t *peer;
     const mtls_identity_t *id;
     const void *dir_conf;        /* the configuration id was resolved for */
-    mtls_sources_t src;          /* a forwarded id's: its memo key */
     int kept;                    /* id's outcome is remembered */
 };
 
@@ -479,7 +478,6 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
     held_t held;
 
     sources_gather(r, dc, &src, &held, &dir);
-    ri->src = src;
     if ((o = mtls_proxy_memo_get(r, &src, sizeof(src)))) {
         *how = "remembered with the forwarded certificate";
         ri->kept = 1;
@@ -616,18 +614,18 @@ static memo_t *memo_of_locked(mtls_conn_state_t *cs, const mtls_outcome_t *o)
     return NULL;
 }
 
-/* A forwarded identity's key in the proxy unit's memo: the sources its
- * outcome was resolved with, then the caller's key. */
-static const void *fwd_key(request_rec *r, const struct mtls_req_identity *ri,
-                           const void *key, apr_size_t klen,
-                           apr_size_t *len)
+/* A kept forwarded identity's key in the proxy unit's memo for what is
+ * derived from it: its outcome (where the memo keeps it: the copy stays
+ * at that address, never reused, as long as the cached certificate, so
+ * the address names it), then the caller's key.  Eight bytes to compare
+ * instead of the sources it was resolved with. */
+static void fwd_key(const mtls_identity_t *id, const void *key,
+                    apr_size_t klen, mtls_lru_part_t parts[2])
 {
-    char *k = apr_palloc(r->pool, sizeof(ri->src) + klen);
-
-    memcpy(k, &ri->src, sizeof(ri->src));
-    memcpy(k + sizeof(ri->src), key, klen);
-    *len = sizeof(ri->src) + klen;
-    return k;
+    parts[0].data = &id->outcome;
+    parts[0].len = sizeof(id->outcome);
+    parts[1].data = key;
+    parts[1].len = klen;
 }
 
 const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
@@ -643,13 +641,12 @@ const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
         return NULL;
     }
     if (id->peer->source) {
-        apr_size_t len;
-        const void *k;
+        mtls_lru_part_t parts[2];
         if (!ri->kept) {
             return NULL;
         }
-        k = fwd_key(r, ri, key, klen, &len);
-        return mtls_proxy_memo_get(r, k, len);
+        fwd_key(id, key, klen, parts);
+        return mtls_proxy_memo_get_parts(r, parts, 2);
     }
     cs = state_of(r);
     if (!cs->mutex) {
@@ -684,12 +681,15 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
         return;
     }
     if (id->peer->source) {
-        apr_size_t len;
-        const void *k;
+        mtls_lru_part_t parts[2];
+        char *k;
         if (ri->kept) {
-            k = fwd_key(r, ri, key, klen, &len);
+            fwd_key(id, key, klen, parts);
+            k = apr_palloc(r->pool, parts[0].len + klen);
+            memcpy(k, parts[0].data, parts[0].len);
+            memcpy(k + parts[0].len, key, klen);
             /* (derived from the outcome: expires with it) */
-            mtls_proxy_memo_put(r, k, len, copy, value,
+            mtls_proxy_memo_put(r, k, parts[0].len + klen, copy, value,
                                 id->outcome->expires);
         }
         return;
