@@ -617,15 +617,22 @@ static memo_t *memo_of_locked(mtls_conn_state_t *cs, const mtls_outcome_t *o)
 /* A kept forwarded identity's key in the proxy unit's memo for what is
  * derived from it: its outcome (where the memo keeps it: the copy stays
  * at that address, never reused, as long as the cached certificate, so
- * the address names it), then the caller's key.  Eight bytes to compare
- * instead of the sources it was resolved with. */
-static void fwd_key(const mtls_identity_t *id, const void *key,
-                    apr_size_t klen, mtls_lru_part_t parts[2])
+ * the address names it), then the caller's key; in @p buf (of
+ * FWD_KEY_ROOM bytes) when it fits, else in @p r's pool.  Eight bytes to
+ * compare instead of the sources it was resolved with. */
+#define FWD_KEY_ROOM 64
+
+static const void *fwd_key(request_rec *r, const mtls_identity_t *id,
+                           const void *key, apr_size_t klen, char *buf,
+                           apr_size_t *len)
 {
-    parts[0].data = &id->outcome;
-    parts[0].len = sizeof(id->outcome);
-    parts[1].data = key;
-    parts[1].len = klen;
+    char *k;
+
+    *len = sizeof(id->outcome) + klen;
+    k = *len <= FWD_KEY_ROOM ? buf : apr_palloc(r->pool, *len);
+    memcpy(k, &id->outcome, sizeof(id->outcome));
+    memcpy(k + sizeof(id->outcome), key, klen);
+    return k;
 }
 
 const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
@@ -641,12 +648,14 @@ const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
         return NULL;
     }
     if (id->peer->source) {
-        mtls_lru_part_t parts[2];
+        char buf[FWD_KEY_ROOM];
+        apr_size_t len;
+        const void *k;
         if (!ri->kept) {
             return NULL;
         }
-        fwd_key(id, key, klen, parts);
-        return mtls_proxy_memo_get_parts(r, parts, 2);
+        k = fwd_key(r, id, key, klen, buf, &len);
+        return mtls_proxy_memo_get(r, k, len);
     }
     cs = state_of(r);
     if (!cs->mutex) {
@@ -681,15 +690,14 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
         return;
     }
     if (id->peer->source) {
-        mtls_lru_part_t parts[2];
-        char *k;
+        char buf[FWD_KEY_ROOM];
+        apr_size_t len;
+        const void *k;
         if (ri->kept) {
-            fwd_key(id, key, klen, parts);
-            k = apr_palloc(r->pool, parts[0].len + klen);
-            memcpy(k, parts[0].data, parts[0].len);
-            memcpy(k + parts[0].len, key, klen);
-            /* (derived from the outcome: expires with it) */
-            mtls_proxy_memo_put(r, k, parts[0].len + klen, copy, value,
+            k = fwd_key(r, id, key, klen, buf, &len);
+            /* (derived from the outcome: expires with it; the memo
+             * copies the key) */
+            mtls_proxy_memo_put(r, k, len, copy, value,
                                 id->outcome->expires);
         }
         return;

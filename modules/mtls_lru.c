@@ -6,6 +6,14 @@
 
 #include "mtls_lru.h"
 
+/* The few helpers of every lookup are inlined, whatever the compiler
+ * would decide: a call costs as much as what they do. */
+#if defined(__GNUC__)
+#define LRU_INLINE inline __attribute__((always_inline))
+#else
+#define LRU_INLINE APR_INLINE
+#endif
+
 typedef struct {
     const void *key;
     apr_size_t klen;
@@ -83,9 +91,9 @@ static void gather(const mtls_lru_part_t *parts, apr_size_t off,
 /* @p len bytes at offset @p off of the concatenation of @p parts: where
  * they are when one part has them all (the usual case), else copied
  * into @p buf. */
-static const unsigned char *window(const mtls_lru_part_t *parts,
-                                   apr_size_t off, apr_size_t len,
-                                   unsigned char *buf)
+static LRU_INLINE const unsigned char *window(const mtls_lru_part_t *parts,
+                                              apr_size_t off, apr_size_t len,
+                                              unsigned char *buf)
 {
     while (off >= parts->len) {
         off -= parts->len;
@@ -98,48 +106,54 @@ static const unsigned char *window(const mtls_lru_part_t *parts,
     return buf;
 }
 
-#define MIX(h, w) ((h) = ((h) ^ (w)) * 0x100000001b3ull, (h) ^= (h) >> 29)
-
-/* FNV-1a on 8-byte words of @p p (@p n a multiple of 8). */
-static apr_uint64_t mix_words(apr_uint64_t h, const unsigned char *p,
-                              apr_size_t n)
+static LRU_INLINE apr_uint64_t word_at(const unsigned char *p)
 {
     apr_uint64_t w;
-    apr_size_t i;
 
-    for (i = 0; i < n; i += 8) {
-        memcpy(&w, p + i, 8);
-        MIX(h, w);
-    }
-    return h;
+    memcpy(&w, p, 8);
+    return w;
 }
 
-/* FNV-1a on 8-byte words (a tenth of the instructions of a byte loop)
- * over the key's length and its windows, the key given in parts. */
+#define MIX(h, w) ((h) = ((h) ^ (w)) * 0x100000001b3ull)
+
+/* The key's length and its windows, a word at a time (a multiply per
+ * word, the high bits folded down at the end, where the bucket is
+ * taken from the low ones), the key given in parts. */
 static apr_uint64_t key_hash(const mtls_lru_part_t *parts, apr_size_t n)
 {
-    unsigned char buf[HASH_ALL];
+    unsigned char mid[HASH_MID], tail[HASH_TAIL];
     apr_uint64_t h = 0xcbf29ce484222325ull ^ n;
     apr_size_t i;
 
     if (n > HASH_ALL) {
-        h = mix_words(h, window(parts, n / 2 - HASH_MID / 2, HASH_MID, buf),
-                      HASH_MID);
-        h = mix_words(h, window(parts, n - HASH_TAIL, HASH_TAIL, buf),
-                      HASH_TAIL);
+        const unsigned char *m = window(parts, n / 2 - HASH_MID / 2,
+                                        HASH_MID, mid);
+        const unsigned char *t = window(parts, n - HASH_TAIL, HASH_TAIL,
+                                        tail);
+        MIX(h, word_at(m));
+        MIX(h, word_at(m + 8));
+        MIX(h, word_at(t));
+        MIX(h, word_at(t + 8));
+        MIX(h, word_at(t + 16));
+        MIX(h, word_at(t + 24));
     }
     else {
-        gather(parts, 0, buf, n);
-        h = mix_words(h, buf, n & ~(apr_size_t)7);
-        for (i = n & ~(apr_size_t)7; i < n; i++) {
-            MIX(h, buf[i]);
+        unsigned char all[HASH_ALL];
+        gather(parts, 0, all, n);
+        for (i = 0; i + 8 <= n; i += 8) {
+            MIX(h, word_at(all + i));
+        }
+        for (; i < n; i++) {
+            MIX(h, all[i]);
         }
     }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 32);
 }
 #undef MIX
 
-static apr_size_t parts_len(const mtls_lru_part_t *parts, int nparts)
+static LRU_INLINE apr_size_t parts_len(const mtls_lru_part_t *parts, int nparts)
 {
     apr_size_t n = 0;
     int i;
@@ -150,9 +164,37 @@ static apr_size_t parts_len(const mtls_lru_part_t *parts, int nparts)
     return n;
 }
 
+/* Whether the @p n bytes at @p a and @p b are the same: short ones (a
+ * pointer, a small key, the settings before a value) compared in words
+ * inline, without a call. */
+static LRU_INLINE int bytes_eq(const char *a, const void *b, apr_size_t n)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = b;
+
+    if (n >= 8 && n <= 32) {
+        /* words from each end, overlapping unless n is 16 or 32 */
+        if (word_at(x) != word_at(y)
+            || word_at(x + n - 8) != word_at(y + n - 8)) {
+            return 0;
+        }
+        return n <= 16 || (word_at(x + 8) == word_at(y + 8)
+                           && word_at(x + n - 16) == word_at(y + n - 16));
+    }
+    if (n < 8) {
+        apr_size_t i;
+        for (i = 0; i < n; i++) {
+            if (x[i] != y[i]) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return !memcmp(a, b, n);
+}
+
 /* Whether @p key (of @p klen bytes) is the concatenation of @p parts
  * (of @p n bytes in all). */
-static int key_is(const void *key, apr_size_t klen,
+static LRU_INLINE int key_is(const void *key, apr_size_t klen,
                   const mtls_lru_part_t *parts, int nparts, apr_size_t n)
 {
     const char *k = key;
@@ -162,7 +204,7 @@ static int key_is(const void *key, apr_size_t klen,
         return 0;
     }
     for (i = 0; i < nparts; k += parts[i].len, i++) {
-        if (memcmp(k, parts[i].data, parts[i].len)) {
+        if (!bytes_eq(k, parts[i].data, parts[i].len)) {
             return 0;
         }
     }
@@ -430,25 +472,6 @@ const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,
             break;                /* slots fill in order, never empty */
         }
         if (memo_is(m, key, klen)) {
-            return now < m->expires ? m->value : NULL;
-        }
-    }
-    return NULL;
-}
-
-const void *mtls_lru_memo_get_parts(const mtls_lru_entry_t *e,
-                                    const mtls_lru_part_t *parts,
-                                    int nparts, apr_time_t now)
-{
-    apr_size_t n = parts_len(parts, nparts);
-    int i;
-
-    for (i = 0; i < MTLS_LRU_MEMO_SLOTS; i++) {
-        const memo_rec_t *m = memo_load(&e->memo[i]);
-        if (!m) {
-            break;                /* slots fill in order, never empty */
-        }
-        if (key_is(m->key, m->klen, parts, nparts, n)) {
             return now < m->expires ? m->value : NULL;
         }
     }

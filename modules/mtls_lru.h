@@ -104,12 +104,6 @@ int mtls_lru_count(mtls_lru_t *c);
 const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,
                               apr_size_t klen, apr_time_t now);
 
-/** mtls_lru_memo_get() for the key that is the concatenation of
- *  @p parts. */
-const void *mtls_lru_memo_get_parts(const mtls_lru_entry_t *e,
-                                    const mtls_lru_part_t *parts,
-                                    int nparts, apr_time_t now);
-
 /**
  * Remember @p value with @p e under @p key until @p expires: @p copy is
  * called, under the cache's lock, to copy it into the entry's pool (and

@@ -746,18 +746,6 @@ const void *mtls_proxy_memo_get(request_rec *r, const void *key,
            ? mtls_lru_memo_get(rp->entry, key, klen, r->request_time) : NULL;
 }
 
-const void *mtls_proxy_memo_get_parts(request_rec *r,
-                                      const mtls_lru_part_t *parts,
-                                      int nparts)
-{
-    struct mtls_req_proxy *rp = req_proxy(r, 0);
-
-    return rp && rp->entry && proc
-           ? mtls_lru_memo_get_parts(rp->entry, parts, nparts,
-                                     r->request_time)
-           : NULL;
-}
-
 const void *mtls_proxy_memo_put(request_rec *r, const void *key,
                                 apr_size_t klen,
                                 const void *(*copy)(apr_pool_t *p,

@@ -12,7 +12,6 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "mtls_identity.h"
-#include "mtls_lru.h"
 
 typedef struct mtls_proxy_conf_t mtls_proxy_conf_t;
 
@@ -53,12 +52,6 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
  */
 const void *mtls_proxy_memo_get(request_rec *r, const void *key,
                                 apr_size_t klen);
-
-/** mtls_proxy_memo_get() for the key that is the concatenation of
- *  @p parts (no copy of it made). */
-const void *mtls_proxy_memo_get_parts(request_rec *r,
-                                      const mtls_lru_part_t *parts,
-                                      int nparts);
 
 /**
  * Remember @p value with the forwarded certificate of @p r under @p key

@@ -201,8 +201,7 @@ static void test_model(apr_pool_t *p)
     CHECK_INT(mtls_lru_count(c), 0);
 }
 
-/* A key in parts is the concatenation: however it is cut, and for the
- * memo too. */
+/* A key in parts is the concatenation, however it is cut. */
 static void test_parts(apr_pool_t *p)
 {
     mtls_lru_t *c;
@@ -246,18 +245,36 @@ static void test_parts(apr_pool_t *p)
     parts[1].len--;
     CHECK(mtls_lru_get_parts(c, parts, 2, 0) == NULL);
     parts[1].len++;
-    CHECK_STR(mtls_lru_memo_put(c, e, "sourcesKEY", 10, copy_str, "m", 10,
-                                0), "m");
-    parts[0].data = "sources";
-    parts[0].len = 7;
-    parts[1].data = "KEY";
-    parts[1].len = 3;
-    CHECK_STR(mtls_lru_memo_get_parts(e, parts, 2, 0), "m");
-    parts[1].len = 2;
-    CHECK(mtls_lru_memo_get_parts(e, parts, 2, 0) == NULL);
-    parts[1].data = "KEX";
-    parts[1].len = 3;
-    CHECK(mtls_lru_memo_get_parts(e, parts, 2, 0) == NULL);
+    /* short parts are compared in words: a difference at any byte of
+     * any length of part is one */
+    {
+        unsigned char small[200];   /* its start outside the hashed windows */
+        int len, at;
+        for (len = 1, wrong = 0; len <= 40; len++) {
+            mtls_lru_entry_t *s;
+            memset(small, 's', sizeof(small));
+            small[0] = (unsigned char)len;
+            parts[0].data = small;
+            parts[0].len = (apr_size_t)len;
+            parts[1].data = small + len;
+            parts[1].len = sizeof(small) - (apr_size_t)len;
+            s = mtls_lru_entry_create_parts(parts, 2);
+            mtls_lru_entry_set(s, "s", 10);
+            mtls_lru_release(c, mtls_lru_put(c, s));
+            for (at = 0; at < len; at++) {
+                small[at] ^= 0x40;
+                g = mtls_lru_get_parts(c, parts, 2, 0);
+                wrong += g != NULL;
+                small[at] ^= 0x40;
+            }
+            g = mtls_lru_get_parts(c, parts, 2, 0);
+            wrong += g == NULL;
+            if (g) {
+                mtls_lru_release(c, g);
+            }
+        }
+        CHECK_INT(wrong, 0);
+    }
     mtls_lru_release(c, e);
 }
 
