@@ -268,15 +268,19 @@ int mtls_hdr_name_glob(const char *glob, const char *name)
 
 void mtls_hdr_first_add(unsigned char first[256], const char *canon)
 {
-    if (canon[0] == '*') {
-        memset(first, 1, 256);
-    }
-    else {
-        first[(unsigned char)canon[0]] = 1;
-    }
-}
+    unsigned char c = (unsigned char)canon[0];
 
-int mtls_hdr_maybe(const unsigned char first[256], const char *name)
-{
-    return first[(unsigned char)canon_char((unsigned char)name[0])];
+    if (c == '*') {
+        memset(first, 1, 256);
+        return;
+    }
+    /* every character a name as sent can start with and be @p canon:
+     * mtls_hdr_maybe() then looks it up without folding it */
+    first[c] = 1;
+    if (c >= 'a' && c <= 'z') {
+        first[c - 32] = 1;
+    }
+    if (c == '-') {
+        first['_'] = 1;
+    }
 }

@@ -79,7 +79,12 @@ int mtls_hdr_name_glob(const char *glob, const char *name);
  */
 void mtls_hdr_first_add(unsigned char first[256], const char *canon);
 
-/** False when no name or glob of @p first can match @p name. */
-int mtls_hdr_maybe(const unsigned char first[256], const char *name);
+/** False when no name or glob of @p first can match @p name (inline:
+ *  it runs for every header of every request). */
+static APR_INLINE int mtls_hdr_maybe(const unsigned char first[256],
+                                     const char *name)
+{
+    return first[(unsigned char)name[0]];
+}
 
 #endif /* MTLS_HDRFMT_H */
