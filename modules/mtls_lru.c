@@ -3,6 +3,7 @@
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 
 #include "mtls_lru.h"
 
@@ -47,8 +48,15 @@ struct mtls_lru_entry_t {
 /* The index is the cache's own chained hash table: a bucket per two
  * slots at least (a power of two), the entries' stored hashes compared
  * before their keys, chains through the entries themselves (no
- * allocation per insert, nothing to rehash: the cache never grows). */
+ * allocation per insert, nothing to rehash: the cache never grows).
+ *
+ * The index and the list are guarded by a spin lock: what is done under
+ * it is a hash lookup and a few pointer moves (entries are destroyed
+ * after it is let go), so a waiter spins a little, then yields; taking
+ * and leaving it costs a tenth of a mutex's, on every request.  The
+ * mutex guards only the memo's copies into entries' pools. */
 struct mtls_lru_t {
+    volatile int locked;             /* the spin lock */
     apr_thread_mutex_t *mutex;
     mtls_lru_entry_t **buckets;
     apr_size_t mask;
@@ -277,16 +285,52 @@ static mtls_lru_entry_t *find_locked(mtls_lru_t *c, apr_uint64_t h,
     return NULL;
 }
 
-/* One holder fewer; the last one destroys the entry. */
-static void unref(mtls_lru_entry_t *e)
+static void index_lock(mtls_lru_t *c)
 {
-    if (__atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        apr_pool_destroy(e->pool);
+    int spins = 0;
+
+    while (__atomic_exchange_n(&c->locked, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&c->locked, __ATOMIC_RELAXED)) {
+            if (++spins < 100) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            }
+            else {
+                apr_thread_yield();   /* the holder may not be running */
+                spins = 0;
+            }
+        }
     }
 }
 
-/* Take @p e out of the cache; destroyed now unless someone holds it. */
-static void drop_locked(mtls_lru_t *c, mtls_lru_entry_t *e)
+static void index_unlock(mtls_lru_t *c)
+{
+    __atomic_store_n(&c->locked, 0, __ATOMIC_RELEASE);
+}
+
+/* One holder fewer: true when it was the last one, and the entry is to
+ * be destroyed. */
+static int unref(mtls_lru_entry_t *e)
+{
+    return __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* Destroy the entries of @p dead (chained through @c chain), the lock
+ * let go: freeing memory is not done under it. */
+static void bury(mtls_lru_entry_t *dead)
+{
+    while (dead) {
+        mtls_lru_entry_t *next = dead->chain;
+        apr_pool_destroy(dead->pool);
+        dead = next;
+    }
+}
+
+/* Take @p e out of the cache; onto @p dead to be destroyed unless
+ * someone holds it. */
+static void drop_locked(mtls_lru_t *c, mtls_lru_entry_t *e,
+                        mtls_lru_entry_t **dead)
 {
     mtls_lru_entry_t **pp = &c->buckets[e->hash & c->mask];
 
@@ -297,7 +341,10 @@ static void drop_locked(mtls_lru_t *c, mtls_lru_entry_t *e)
     e->chain = NULL;
     unlink_locked(c, e);
     c->count--;
-    unref(e);                     /* the cache's own */
+    if (unref(e)) {               /* the cache's own */
+        e->chain = *dead;
+        *dead = e;
+    }
 }
 
 mtls_lru_entry_t *mtls_lru_get_parts(mtls_lru_t *c,
@@ -306,16 +353,16 @@ mtls_lru_entry_t *mtls_lru_get_parts(mtls_lru_t *c,
 {
     apr_size_t n = parts_len(parts, nparts);
     apr_uint64_t h;
-    mtls_lru_entry_t *e;
+    mtls_lru_entry_t *e, *dead = NULL;
 
     if (n > MTLS_LRU_MAX_KEY) {
         return NULL;
     }
     h = key_hash(parts, n);
-    apr_thread_mutex_lock(c->mutex);
+    index_lock(c);
     e = find_locked(c, h, parts, nparts, n);
     if (e && e->expires <= now) {
-        drop_locked(c, e);
+        drop_locked(c, e, &dead);
         e = NULL;
     }
     if (e) {
@@ -325,7 +372,8 @@ mtls_lru_entry_t *mtls_lru_get_parts(mtls_lru_t *c,
         }
         __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
     }
-    apr_thread_mutex_unlock(c->mutex);
+    index_unlock(c);
+    bury(dead);
     return e;
 }
 
@@ -402,16 +450,16 @@ mtls_lru_entry_t *mtls_lru_put(mtls_lru_t *c,
                                      mtls_lru_entry_t *e)
 {
     mtls_lru_part_t part;
-    mtls_lru_entry_t *old, **bucket;
+    mtls_lru_entry_t *old, **bucket, *dead = NULL;
 
     part.data = e->key;
     part.len = e->klen;
-    apr_thread_mutex_lock(c->mutex);
+    index_lock(c);
     old = find_locked(c, e->hash, &part, 1, e->klen);
     if (old) {
         /* Another thread verified the same certificate meanwhile. */
         __atomic_add_fetch(&old->refs, 1, __ATOMIC_RELAXED);
-        apr_thread_mutex_unlock(c->mutex);
+        index_unlock(c);
         apr_pool_destroy(e->pool);
         return old;
     }
@@ -422,25 +470,28 @@ mtls_lru_entry_t *mtls_lru_put(mtls_lru_t *c,
     push_front_locked(c, e);
     c->count++;
     while (c->count > c->slots && c->tail) {
-        drop_locked(c, c->tail);
+        drop_locked(c, c->tail, &dead);
     }
-    apr_thread_mutex_unlock(c->mutex);
+    index_unlock(c);
+    bury(dead);
     return e;
 }
 
 void mtls_lru_release(mtls_lru_t *c, mtls_lru_entry_t *e)
 {
     (void)c;
-    unref(e);
+    if (unref(e)) {
+        apr_pool_destroy(e->pool);
+    }
 }
 
 int mtls_lru_count(mtls_lru_t *c)
 {
     int n;
 
-    apr_thread_mutex_lock(c->mutex);
+    index_lock(c);
     n = c->count;
-    apr_thread_mutex_unlock(c->mutex);
+    index_unlock(c);
     return n;
 }
 
