@@ -509,7 +509,7 @@ static void memo_publish_locked(memo_rec_t **slot, memo_rec_t *m)
 
 static int memo_is(const memo_rec_t *m, const void *key, apr_size_t klen)
 {
-    return m->klen == klen && !memcmp(m->key, key, klen);
+    return m->klen == klen && bytes_eq(m->key, key, klen);
 }
 
 const void *mtls_lru_memo_get(const mtls_lru_entry_t *e, const void *key,

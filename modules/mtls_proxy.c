@@ -69,7 +69,9 @@ struct mtls_req_proxy {
     mtls_lru_entry_t *entry;
 };
 
-static struct mtls_req_proxy *req_proxy(const request_rec *r, int create)
+/* (inline: a few loads, and called four times per forwarded request) */
+static APR_INLINE struct mtls_req_proxy *req_proxy(const request_rec *r,
+                                                   int create)
 {
     mtls_req_t *q = mtls_req(r, create);
 
