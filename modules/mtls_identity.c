@@ -76,8 +76,8 @@ struct mtls_req_identity {
  * the connection, and a TLS connection picks h2 by ALPN before any
  * request, so it never has both: they take no lock. */
 #define SHARED(r, cs) ((cs)->mutex && (r)->connection->master)
-#define LOCK(cs)   do { if (SHARED(r, cs)) apr_thread_mutex_lock((cs)->mutex); } while (0)
-#define UNLOCK(cs) do { if (SHARED(r, cs)) apr_thread_mutex_unlock((cs)->mutex); } while (0)
+#define LOCK(r, cs)   do { if (SHARED(r, cs)) apr_thread_mutex_lock((cs)->mutex); } while (0)
+#define UNLOCK(r, cs) do { if (SHARED(r, cs)) apr_thread_mutex_unlock((cs)->mutex); } while (0)
 
 /* Called in @p c's own thread only (its pool is not thread-safe). */
 static mtls_conn_state_t *state_create(conn_rec *c)
@@ -272,9 +272,9 @@ const mtls_peer_t *mtls_peer_get(request_rec *r)
         const mtls_peer_t *tls = &plain_peer;
         if (!plain_connection(r)) {
             cs = state_of(r);
-            LOCK(cs);
+            LOCK(r, cs);
             tls = peer_locked(r, cs);
-            UNLOCK(cs);
+            UNLOCK(r, cs);
         }
         /* A certificate forwarded by a trusted proxy is this request's
          * alone: the next request on the connection may be another
@@ -408,10 +408,10 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     /* The lock is held while resolving: streams of one connection that
      * arrive together wait for the first one's answer (one resolution,
      * one directory query later) instead of each making their own. */
-    LOCK(cs);
+    LOCK(r, cs);
     if ((m = memo_find_locked(cs, &src, now))) {
         o = m->outcome;
-        UNLOCK(cs);
+        UNLOCK(r, cs);
         *how = "remembered for the connection";
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1005: identity "
                       "for %s from the connection's memo", r->uri);
@@ -433,7 +433,7 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
         m->outcome = o = mtls_outcome_copy(cs->pool, fresh);
         cs->kept++;
     }
-    UNLOCK(cs);
+    UNLOCK(r, cs);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1002: identity "
                   "resolved for %s%s", r->uri,
                   o ? "" : " (not remembered)");
@@ -661,7 +661,7 @@ const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
     if (!cs->mutex) {
         return NULL;
     }
-    LOCK(cs);
+    LOCK(r, cs);
     if ((m = memo_of_locked(cs, id->outcome))) {
         for (i = 0; i < MTLS_MEMO_DERIVED && m->derived[i].key; i++) {
             if (m->derived[i].klen == klen
@@ -671,7 +671,7 @@ const void *mtls_identity_keep_get(request_rec *r, const mtls_identity_t *id,
             }
         }
     }
-    UNLOCK(cs);
+    UNLOCK(r, cs);
     return v;
 }
 
@@ -706,7 +706,7 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
     if (!cs->mutex) {
         return;
     }
-    LOCK(cs);
+    LOCK(r, cs);
     /* The bound of copies into the connection's pool is shared with the
      * outcomes: a long connection never grows with its requests. */
     if ((m = memo_of_locked(cs, id->outcome)) && cs->kept < MTLS_MEMO_MAX_KEPT) {
@@ -724,7 +724,7 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
             }
         }
     }
-    UNLOCK(cs);
+    UNLOCK(r, cs);
 }
 
 /* Forwarded-certificate headers go before any handler, proxy or module

@@ -3,7 +3,6 @@
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
-#include <apr_thread_proc.h>
 
 #include "mtls_lru.h"
 
@@ -50,13 +49,12 @@ struct mtls_lru_entry_t {
  * before their keys, chains through the entries themselves (no
  * allocation per insert, nothing to rehash: the cache never grows).
  *
- * The index and the list are guarded by a spin lock: what is done under
+ * The index and the list have a mutex of their own: what is done under
  * it is a hash lookup and a few pointer moves (entries are destroyed
- * after it is let go), so a waiter spins a little, then yields; taking
- * and leaving it costs a tenth of a mutex's, on every request.  The
- * mutex guards only the memo's copies into entries' pools. */
+ * after it is let go).  The other mutex guards only the memo's copies
+ * into entries' pools, which can take longer. */
 struct mtls_lru_t {
-    volatile int locked;             /* the spin lock */
+    apr_thread_mutex_t *index_mutex;
     apr_thread_mutex_t *mutex;
     mtls_lru_entry_t **buckets;
     apr_size_t mask;
@@ -227,7 +225,10 @@ apr_status_t mtls_lru_create(apr_pool_t *p, int slots,
     apr_status_t rv;
 
     if ((rv = apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                      p)) != APR_SUCCESS) {
+                                      p)) != APR_SUCCESS
+        || (rv = apr_thread_mutex_create(&c->index_mutex,
+                                         APR_THREAD_MUTEX_DEFAULT, p))
+           != APR_SUCCESS) {
         return rv;
     }
     c->slots = slots > 0 ? slots : 1;
@@ -287,26 +288,12 @@ static mtls_lru_entry_t *find_locked(mtls_lru_t *c, apr_uint64_t h,
 
 static void index_lock(mtls_lru_t *c)
 {
-    int spins = 0;
-
-    while (__atomic_exchange_n(&c->locked, 1, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&c->locked, __ATOMIC_RELAXED)) {
-            if (++spins < 100) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
-            else {
-                apr_thread_yield();   /* the holder may not be running */
-                spins = 0;
-            }
-        }
-    }
+    apr_thread_mutex_lock(c->index_mutex);
 }
 
 static void index_unlock(mtls_lru_t *c)
 {
-    __atomic_store_n(&c->locked, 0, __ATOMIC_RELEASE);
+    apr_thread_mutex_unlock(c->index_mutex);
 }
 
 /* One holder fewer: true when it was the last one, and the entry is to
