@@ -347,35 +347,40 @@ static memo_t *memo_slot_locked(mtls_conn_state_t *cs, const mtls_sources_t *key
     return free_slot;
 }
 
-/* The outcome for a verified certificate under @p dc: from the memo, or
- * resolved now (and kept when it may be).  @p how says which, for the
- * log. */
 /* The loaded files a resolution reads, held until it is done. */
 typedef struct {
     mtls_snapshot_t *deny, *crl, *map, *group;
 } held_t;
 
-/* The sources in force for @p dc, as the resolver reads them and as the
- * memo keys its answers: files (held in @p held until sources_release),
- * rules, CRL policy, SID trust and the directory (with its asker in
- * @p dir).  One place, so a direct and a forwarded certificate are
- * always resolved from the same sources. */
-static void sources_gather(request_rec *r, const mtls_dir_conf_t *dc,
-                           mtls_sources_t *src, held_t *held,
-                           mtls_asker_t *dir)
+/* What of @p dc's sources is not a file: rules, CRL policy, SID trust
+ * and the directory's settings, into @p src (zeroed). */
+static void sources_settings(const mtls_dir_conf_t *dc, mtls_sources_t *src)
 {
     memset(src, 0, sizeof(*src));
-    held->deny = acquire(dc->deny_list, &src->deny_list);
-    held->crl = acquire(dc->crl, &src->crl);
     src->crl_stale_deny = mtls_conf_crl_stale_deny(dc);
-    held->map = acquire(dc->map_file, &src->map_file);
-    held->group = acquire(dc->group_file, &src->group_file);
     src->user_rules = dc->user_rules;
     src->group_rules = dc->group_rules;
     src->sid_issuers = dc->sid_issuers;
     if (mtls_directory_enabled(dc->directory)) {
         memcpy(src->directory, mtls_directory_digest(dc->directory),
                sizeof(src->directory));
+    }
+}
+
+/* The sources in force for @p dc, as the resolver reads them: the
+ * settings, and the files (held in @p held until sources_release), with
+ * the directory's asker in @p dir.  One place, so a direct and a
+ * forwarded certificate are always resolved from the same sources. */
+static void sources_gather(request_rec *r, const mtls_dir_conf_t *dc,
+                           mtls_sources_t *src, held_t *held,
+                           mtls_asker_t *dir)
+{
+    sources_settings(dc, src);
+    held->deny = acquire(dc->deny_list, &src->deny_list);
+    held->crl = acquire(dc->crl, &src->crl);
+    held->map = acquire(dc->map_file, &src->map_file);
+    held->group = acquire(dc->group_file, &src->group_file);
+    if (mtls_directory_enabled(dc->directory)) {
         mtls_directory_asker(r, dc->directory, dir);
     }
 }
@@ -388,6 +393,36 @@ static void sources_release(const mtls_dir_conf_t *dc, held_t *held)
     release(dc->group_file, held->group);
 }
 
+/* The memo's key for sources: each file by its stamp alone (which names
+ * one version of one file), not by where its contents are. */
+static void memo_key_of(const mtls_sources_t *src, mtls_sources_t *key)
+{
+    *key = *src;
+    key->deny_list.data = key->crl.data = NULL;
+    key->map_file.data = key->group_file.data = NULL;
+}
+
+static apr_uint64_t stamp_now(const mtls_watched_t *w)
+{
+    return w ? mtls_watched_stamp(w) : 0;
+}
+
+/* The memo's key for @p dc's sources as they are now, made without
+ * holding the files: a remembered outcome is found without taking (and
+ * giving back) a reference to each.  The same as memo_key_of() of what
+ * sources_gather() would find, unless a file is reloaded meanwhile. */
+static void sources_peek(const mtls_dir_conf_t *dc, mtls_sources_t *key)
+{
+    sources_settings(dc, key);
+    key->deny_list.stamp = stamp_now(dc->deny_list);
+    key->crl.stamp = stamp_now(dc->crl);
+    key->map_file.stamp = stamp_now(dc->map_file);
+    key->group_file.stamp = stamp_now(dc->group_file);
+}
+
+/* The outcome for a verified certificate under @p dc: from the memo, or
+ * resolved now (and kept when it may be).  @p how says which, for the
+ * log. */
 static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
                                          const mtls_dir_conf_t *dc,
                                          const mtls_cert_t *cert,
@@ -397,26 +432,30 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     const mtls_outcome_t *o = NULL;
     mtls_outcome_t *fresh;
     apr_array_header_t *trace = NULL;
-    mtls_sources_t src;
+    mtls_sources_t src, key;
     mtls_asker_t dir;
     held_t held;
     memo_t *m;
     int i;
 
-    sources_gather(r, dc, &src, &held, &dir);
+    sources_peek(dc, &key);
 
     /* The lock is held while resolving: streams of one connection that
      * arrive together wait for the first one's answer (one resolution,
      * one directory query later) instead of each making their own. */
     LOCK(r, cs);
-    if ((m = memo_find_locked(cs, &src, now))) {
+    if ((m = memo_find_locked(cs, &key, now))) {
         o = m->outcome;
         UNLOCK(r, cs);
         *how = "remembered for the connection";
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MTLS1005: identity "
                       "for %s from the connection's memo", r->uri);
-        goto leave;
+        return o;
     }
+    /* (what is resolved now is kept under the versions it was read
+     * from, which a reload since the peek may have changed) */
+    sources_gather(r, dc, &src, &held, &dir);
+    memo_key_of(&src, &key);
     if (APLOGrtrace2(r)) {
         trace = apr_array_make(r->pool, 8, sizeof(const char *));
     }
@@ -427,9 +466,9 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
     *how = "resolved";
     if (mtls_outcome_keepable(fresh, now) && cs->mutex
         && cs->kept < MTLS_MEMO_MAX_KEPT
-        && (m = memo_slot_locked(cs, &src, now))) {
+        && (m = memo_slot_locked(cs, &key, now))) {
         memo_clear(m);
-        m->key = src;
+        m->key = key;
         m->outcome = o = mtls_outcome_copy(cs->pool, fresh);
         cs->kept++;
     }
@@ -448,7 +487,6 @@ static const mtls_outcome_t *outcome_for(request_rec *r, mtls_conn_state_t *cs,
         /* Not kept: it may point into the snapshots released below. */
         o = mtls_outcome_copy(r->pool, fresh);
     }
-leave:
     sources_release(dc, &held);
     return o;
 }
@@ -473,16 +511,18 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
     apr_time_t now = r->request_time;
     const mtls_outcome_t *o;
     mtls_outcome_t *fresh;
-    mtls_sources_t src;
+    mtls_sources_t src, key;
     mtls_asker_t dir;
     held_t held;
 
-    sources_gather(r, dc, &src, &held, &dir);
-    if ((o = mtls_proxy_memo_get(r, &src, sizeof(src)))) {
+    sources_peek(dc, &key);
+    if ((o = mtls_proxy_memo_get(r, &key, sizeof(key)))) {
         *how = "remembered with the forwarded certificate";
         ri->kept = 1;
-        goto leave;
+        return o;
     }
+    sources_gather(r, dc, &src, &held, &dir);
+    memo_key_of(&src, &key);
     fresh = mtls_resolve_ask(r->pool, cert, &src,
                              mtls_directory_enabled(dc->directory) ? &dir
                                                                    : NULL,
@@ -491,7 +531,7 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
     /* (an expired outcome under the same sources is replaced; one that
      * could not answer is never kept: the next request asks again) */
     o = mtls_outcome_keepable(fresh, now)
-        ? mtls_proxy_memo_put(r, &src, sizeof(src), copy_outcome, fresh,
+        ? mtls_proxy_memo_put(r, &key, sizeof(key), copy_outcome, fresh,
                               fresh->expires)
         : NULL;
     if (o) {
@@ -502,7 +542,6 @@ static const mtls_outcome_t *forwarded_outcome(request_rec *r,
          * below. */
         o = mtls_outcome_copy(r->pool, fresh);
     }
-leave:
     sources_release(dc, &held);
     return o;
 }

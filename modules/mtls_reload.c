@@ -41,6 +41,8 @@ struct mtls_watched_t {
     mtls_file_kind_e kind;
     apr_thread_mutex_t *mutex;
     mtls_snapshot_t *current;          /* guarded by mutex */
+    apr_uint64_t current_stamp;        /* current->stamp: written under
+                                          the mutex, read without it */
     apr_uint32_t generation;           /* guarded by mutex */
     apr_uint32_t index;                /* distinct per file of a registry */
     /* What the file (and aux file) looked like when last read, good or
@@ -232,6 +234,7 @@ static const char *watched_open(cmd_parms *cmd, const char *path,
     w->generation = 1;
     w->index = apr_hash_count(registry) + 1;
     w->current->stamp = ((apr_uint64_t)w->index << 32) | 1;
+    w->current_stamp = w->current->stamp;
     seen(w, &fi);
     if (apr_thread_mutex_create(&w->mutex, APR_THREAD_MUTEX_DEFAULT,
                                 cmd->pool) != APR_SUCCESS) {
@@ -343,6 +346,7 @@ static void check(server_rec *srv, apr_pool_t *tmp, mtls_watched_t *w)
     old = w->current;
     w->current = fresh;
     fresh->stamp = ((apr_uint64_t)w->index << 32) | ++w->generation;
+    __atomic_store_n(&w->current_stamp, fresh->stamp, __ATOMIC_RELEASE);
     old = unref_locked(old);
     apr_thread_mutex_unlock(w->mutex);
     drop(old);
@@ -553,6 +557,11 @@ mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w)
     s->refs++;
     apr_thread_mutex_unlock(w->mutex);
     return s;
+}
+
+apr_uint64_t mtls_watched_stamp(const mtls_watched_t *w)
+{
+    return __atomic_load_n(&w->current_stamp, __ATOMIC_ACQUIRE);
 }
 
 void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s)

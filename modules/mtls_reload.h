@@ -37,6 +37,11 @@ void mtls_reload_register_hooks(apr_pool_t *p);
 /** Hold the current contents until mtls_watched_release(). */
 mtls_snapshot_t *mtls_watched_acquire(mtls_watched_t *w);
 
+/** The stamp of the current contents (mtls_snapshot_stamp()), without
+ *  holding them or waiting: enough to tell whether what was made from
+ *  them is still current. */
+apr_uint64_t mtls_watched_stamp(const mtls_watched_t *w);
+
 /** Give back what mtls_watched_acquire() returned. */
 void mtls_watched_release(mtls_watched_t *w, mtls_snapshot_t *s);
 

@@ -9,7 +9,7 @@ use MTLSTest;
 use MTLSTest::Setup ();
 use Time::HiRes qw(sleep time);
 
-plan tests => 28;
+plan tests => 30;
 
 my $run = Apache::Test::vars('t_dir') . '/runtime';
 my %c = map { $_ => cert($_) } qw(alice bob svc direct alice-twin);   # all initial_files names
@@ -86,9 +86,25 @@ edit('rt-groups.txt', "editors alice bob\n");
 ok(scalar @l, 'groups: broken edit logged with file:line');
 ok(always(is_code(alice => '/rt/group', 403)), 'groups: broken edit does not add alice');
 ok(always(is_code(bob => '/rt/group', 200)), 'groups: broken edit keeps bob');
+# One kept-alive connection of bob's, whose identity is remembered with
+# the connection from before the edit: the edit reaches it too.
+my $ka = fresh_ua('bob');
+my @ka = (uniq('/rt/group'));
+my $ka_mark = log_mark();
+is(GET_as(bob => $ka[0], ua => $ka)->code, 200, 'groups: bob on a kept-alive connection');
 edit('rt-groups.txt', "editors: alice\n");
 ok(eventually(is_code(alice => '/rt/group', 200)), 'groups: edit adds alice');
 ok(eventually(is_code(bob => '/rt/group', 403)), 'groups: edit removes bob');
+my $ka_code;
+for (1 .. 25) {
+    push @ka, uniq('/rt/group');
+    last if ($ka_code = GET_as(bob => $ka[-1], ua => $ka)->code) == 403;
+    sleep 0.2;
+}
+# (%k, requests before this one on the connection: 0 only for the first)
+my @k = map { my $a = access_wait($ka_mark, $_); $a ? $a->{keepalive} : -1 } @ka;
+is_deeply([$ka_code, [grep { $_ == 0 } @k[1 .. $#k]]], [403, []],
+          '... and the kept-alive connection is refused after it, as the same connection');
 
 # ---- MTLSDenyList ---------------------------------------------------------------------
 ok(always(is_code(alice => '/rt/deny', 200)), 'deny list: alice allowed at first');
