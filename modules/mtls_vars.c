@@ -147,9 +147,12 @@ static apr_table_t *without_ours(apr_pool_t *p, const apr_table_t *env)
  * (mtls_identity_keep_put), as a table of their own: per request it is
  * copied into the environment in one piece (apr_table_overlay: one copy
  * of its entries, their key checksums made once), not added name by
- * name.  MTLS_DAYS_LEFT moves with the clock: it is made per request. */
+ * name.  MTLS_DAYS_LEFT moves with the clock: the table has the value
+ * of the day it was made in, from @c days_from to before @c days_until;
+ * a request at another time sets its own. */
 typedef struct {
     apr_table_t *vars;
+    apr_time_t days_from, days_until;
 } env_set_t;
 
 static const char env_key[] = "env";
@@ -162,6 +165,8 @@ static const void *copy_env(apr_pool_t *p, const void *v)
     env_set_t *to = apr_palloc(p, sizeof(*to));
     int i;
 
+    to->days_from = from->days_from;
+    to->days_until = from->days_until;
     to->vars = apr_table_make(p, a->nelts);
     for (i = 0; i < a->nelts; i++) {
         /* names are static (kept as they are: is_ours() knows them by
@@ -181,8 +186,10 @@ static env_set_t *make_env(request_rec *r, const mtls_facts_t *facts)
     int i;
 
     es->vars = apr_table_make(r->pool, V_DENY_REASON + (g ? g->nelts : 0));
+    es->days_until = mtls_cert_days_left_changes(facts->cert, facts->now);
+    es->days_from = es->days_until - apr_time_from_sec(86400);
     for (i = 0; i < V_DENY_REASON; i++) {
-        const char *val = i == V_DAYS_LEFT ? NULL : var_value(r, facts, i);
+        const char *val = var_value(r, facts, i);
         if (val) {
             apr_table_addn(es->vars, var_names[i], val);
         }
@@ -238,8 +245,9 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
         env = clean;
     }
     env = apr_table_overlay(r->pool, es->vars, env);
-    if ((days = var_value(r, &facts, V_DAYS_LEFT))) {
-        apr_table_addn(env, var_names[V_DAYS_LEFT], days);
+    if ((facts.now < es->days_from || facts.now >= es->days_until)
+        && (days = var_value(r, &facts, V_DAYS_LEFT))) {
+        apr_table_setn(env, var_names[V_DAYS_LEFT], days);
     }
     r->subprocess_env = env;
     mtls_req(r, 1)->exported = es;

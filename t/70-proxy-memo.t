@@ -3,7 +3,8 @@
 # as the direct path remembers it with the connection: once expired (here
 # the directory's answer, MTLSCacheTTL 1) the next request resolves it
 # again and the one after gets the new answer from the memo; an answer
-# the directory could not give is never remembered.
+# the directory could not give is never remembered; and the variables
+# remembered with it still move with the clock (MTLS_DAYS_LEFT).
 use strict;
 use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
@@ -11,6 +12,7 @@ use Apache::Test qw(-withtestmore);
 use LWP::UserAgent ();
 use HTTP::Request ();
 use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(time sleep);
 use MTLSTest;
 
 my $RES = 'resolved (forwarded certificate)';
@@ -30,10 +32,10 @@ my $cert = do {
 };
 my $port = MTLSTest::port('mtls_fwd_memo');
 sub forwarded {
-    my $path = shift;
+    my ($path, $value) = @_;
     my $req = HTTP::Request->new(GET => "http://127.0.0.1:$port$path");
     $req->header(Accept => 'application/json');
-    $req->header('Client-Cert' => $cert);
+    $req->header('Client-Cert' => $value // $cert);
     return $ua->request($req);
 }
 # How the identity of the request for PATH was found (MTLS1010/1011),
@@ -59,7 +61,7 @@ sub remembered_somewhere {
     return scalar grep { $_ eq $MEM } @{per_process(@_)};
 }
 
-plan tests => 13;
+plan tests => 17;
 
 # ---- an identity that expires is replaced, then remembered again -------
 my $base = uniq('/memo/ttl');
@@ -100,3 +102,45 @@ is_deeply(\@codes, ['403 directory-unavailable', '403 directory-unavailable'],
           'directory down, MTLSLDAPOnError deny: 403 directory-unavailable');
 is_deeply([map { $_->[1] } @how], [$RES, $RES],
           '... resolved again on every request, never remembered');
+
+# ---- MTLS_DAYS_LEFT of remembered variables moves with the clock -------
+# A certificate valid for one day and a few seconds: days-left is 1, and
+# 0 once those seconds have passed.  The variables worked out before
+# that moment are remembered with the certificate; a request after it
+# that takes them from the memo must still say 0.
+sub days_run {
+    my $try = shift;
+    my $name = "dayedge$$-$try";
+    chomp(my $end = `sh '@{[pki('mkshort.sh')]}' $name 86405`);
+    die "mkshort.sh failed" unless $end =~ /^\d+$/;
+    my $der = `openssl x509 -in '${\pki("$name.crt")}' -outform DER`;
+    die "openssl" if $?;
+    my $value = ':' . encode_base64($der, '') . ':';
+    my $edge = $end - 86400;           # days-left is 0 from just after it
+    my $base = uniq('/memo/days');
+    my (@days, @how);
+    my $mark = log_mark();
+    for my $i (1 .. 6) {
+        sleep 0.1 while $i == 4 && time < $edge + 1;
+        return if $i <= 3 && time >= $edge - 1;     # too slow to see 1
+        my $r = forwarded("$base/$i", $value);
+        push @days, $r->code . ' ' . (env_of($r)->{MTLS_DAYS_LEFT} // '-');
+        push @how, how($mark, "$base/$i");
+    }
+    my %before = map { $_->[0] => 1 } @how[0 .. 2];
+    my $memo = grep { $_->[1] eq $MEM && $before{$_->[0]} } @how[3 .. 5];
+    return { days => \@days, memo => $memo };
+}
+my $run;
+for my $try (1 .. 3) {
+    $run = days_run($try) or next;
+    last if $run->{memo};          # (else the child was retired: again)
+}
+ok($run, 'a certificate valid for a day and 5 s, requested before its '
+   . 'days-left drops');
+$run ||= { days => [], memo => 0 };
+is_deeply([@{$run->{days}}[0 .. 2]], ['200 1', '200 1', '200 1'],
+          'before the edge: MTLS_DAYS_LEFT 1');
+is_deeply([@{$run->{days}}[3 .. 5]], ['200 0', '200 0', '200 0'],
+          'after it: MTLS_DAYS_LEFT 0');
+ok($run->{memo}, '... with the identity remembered from before the edge');
