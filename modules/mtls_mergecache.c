@@ -2,6 +2,7 @@
 #include "mtls_mergecache.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include <apr_thread_mutex.h>
 
@@ -15,12 +16,39 @@ typedef struct {
 } kept_t;
 
 struct mtls_mergecache_t {
+    unsigned gen;                    /* no other memo of the process has
+                                        it (for the fronts below) */
     apr_pool_t *pool;                /* results, under the mutex */
     apr_thread_mutex_t *mutex;       /* making and publishing results */
     kept_t **slots;                  /* published once, never changed */
     unsigned mask;
     unsigned count;
 };
+
+/* Each thread's last few answers, in front of the shared slots, most
+ * recent first: a request asks for the same two or three pairs (and
+ * the next request on the thread for the same ones), and this costs no
+ * hashing, probing or atomic load.  An answer is tied to its memo by
+ * the memo's generation, never by its address, which a later memo may
+ * reuse. */
+#define FRONT 4
+
+typedef struct {
+    unsigned gen;                    /* 0: empty */
+    const void *base;
+    const void *add;
+    void *merged;
+} front_t;
+
+#if defined(__GNUC__) && defined(__linux__)
+/* initial-exec: one load from the thread pointer; 4 entries fit the
+ * room glibc keeps for modules loaded later */
+static __thread front_t front[FRONT]
+    __attribute__((tls_model("initial-exec")));
+#define HAVE_FRONT 1
+#endif
+
+static unsigned generations;
 
 apr_status_t mtls_mergecache_create(apr_pool_t *p, unsigned slots,
                                     mtls_mergecache_t **out)
@@ -38,6 +66,7 @@ apr_status_t mtls_mergecache_create(apr_pool_t *p, unsigned slots,
     }
     mc->slots = apr_pcalloc(p, slots * sizeof(*mc->slots));
     mc->mask = slots - 1;
+    mc->gen = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
     *out = mc;
     return APR_SUCCESS;
 }
@@ -72,8 +101,13 @@ static void *find(mtls_mergecache_t *mc, unsigned h, const void *base,
     return NULL;
 }
 
-void *mtls_mergecache_get(mtls_mergecache_t *mc, const void *base,
-                          const void *add, mtls_merge_fn *merge)
+/* From the shared slots, or made now: apart from the front, so that
+ * the front's lookup is a small function without this one's frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void *get_shared(mtls_mergecache_t *mc, const void *base,
+                        const void *add, mtls_merge_fn *merge)
 {
     unsigned h = pair_hash(base, add);
     kept_t *k;
@@ -81,6 +115,15 @@ void *mtls_mergecache_get(mtls_mergecache_t *mc, const void *base,
     int at;
 
     if ((merged = find(mc, h, base, add, &at)) || at < 0) {
+#ifdef HAVE_FRONT
+        if (merged) {
+            memmove(&front[1], &front[0], (FRONT - 1) * sizeof(front[0]));
+            front[0].gen = mc->gen;
+            front[0].base = base;
+            front[0].add = add;
+            front[0].merged = merged;
+        }
+#endif
         return merged;
     }
     apr_thread_mutex_lock(mc->mutex);
@@ -95,6 +138,22 @@ void *mtls_mergecache_get(mtls_mergecache_t *mc, const void *base,
     }
     apr_thread_mutex_unlock(mc->mutex);
     return merged;
+}
+
+void *mtls_mergecache_get(mtls_mergecache_t *mc, const void *base,
+                          const void *add, mtls_merge_fn *merge)
+{
+#ifdef HAVE_FRONT
+    int i;
+
+    for (i = 0; i < FRONT; i++) {
+        if (front[i].base == base && front[i].add == add
+            && front[i].gen == mc->gen) {
+            return front[i].merged;
+        }
+    }
+#endif
+    return get_shared(mc, base, add, merge);
 }
 
 unsigned mtls_mergecache_count(mtls_mergecache_t *mc)

@@ -83,6 +83,27 @@ void test_mergecache(apr_pool_t *p)
     CHECK_INT(merges, 2);
     CHECK_INT(mtls_mergecache_count(mc), 2);
 
+    /* A memo made after another one (at the same address, if the
+     * allocator gives it) knows nothing of the other's answers, even in
+     * a thread that asked the other one just before. */
+    {
+        apr_pool_t *q;
+        mtls_mergecache_t *m1, *m2;
+        CHECK_INT(apr_pool_create(&q, p), APR_SUCCESS);
+        CHECK_INT(mtls_mergecache_create(q, 64, &m1), APR_SUCCESS);
+        merges = 0;
+        r1 = mtls_mergecache_get(m1, &recs[3], &recs[4], merge_rec);
+        CHECK(r1 == mtls_mergecache_get(m1, &recs[3], &recs[4], merge_rec));
+        CHECK_INT(merges, 1);
+        apr_pool_clear(q);
+        CHECK_INT(mtls_mergecache_create(q, 64, &m2), APR_SUCCESS);
+        r2 = mtls_mergecache_get(m2, &recs[3], &recs[4], merge_rec);
+        CHECK_INT(merges, 2);
+        CHECK(r2 && r2->base == 3 && r2->add == 104);
+        CHECK_INT(mtls_mergecache_count(m2), 1);
+        apr_pool_destroy(q);
+    }
+
     /* Full: some of 256 pairs find no slot in 8; those get NULL, never
      * another pair's result, and what was kept stays found. */
     CHECK_INT(mtls_mergecache_create(p, 8, &mc), APR_SUCCESS);
