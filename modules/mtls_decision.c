@@ -408,20 +408,17 @@ static const mtls_decision_t *refusal_of(request_rec *r, request_rec **where)
     return NULL;
 }
 
-/* The metrics of one request: what its mtls decisions came to, once,
- * for the (internally redirected) request that made them. */
-static void count(request_rec *r)
+/* The metrics of one request: what its mtls decisions (@p recs, of
+ * which @p d is the one that counts) came to, once, for the
+ * (internally redirected) request that made them. */
+static void count(request_rec *r, const apr_array_header_t *recs,
+                  const mtls_decision_t *d)
 {
-    const apr_array_header_t *recs = NULL;
-    const mtls_decision_t *d;
     const mtls_identity_t *id;
 
-    for (; r && !(recs = mtls_decision_records(r)); r = r->next) {
-    }
-    if (!recs || !recs->nelts) {
+    if (!recs->nelts) {
         return;
     }
-    d = mtls_decision_of(r);
     if (d && d->verdict == MTLS_VERDICT_DENIED) {
         mtls_metrics_decision(MTLS_DECIDED_DENIED, d->reason);
     }
@@ -436,13 +433,25 @@ static void count(request_rec *r)
     }
 }
 
-/* One line per refused request, written when the outcome is known. */
+/* One line per refused request, written when the outcome is known; and
+ * the metrics, from the first request of the chain that made decisions
+ * (each request's decision looked up once for both). */
 static int log_refusals(request_rec *r)
 {
     request_rec *rr;
+    int counted = 0;
 
     for (rr = r; rr; rr = rr->next) {
-        const mtls_decision_t *d = mtls_decision_of(rr);
+        const apr_array_header_t *recs = mtls_decision_records(rr);
+        const mtls_decision_t *d;
+        if (!recs) {
+            continue;
+        }
+        d = recs->nelts ? mtls_decision_of(rr) : NULL;
+        if (!counted) {
+            count(rr, recs, d);
+            counted = 1;
+        }
         if (d && d->verdict == MTLS_VERDICT_DENIED
             && (rr->status == HTTP_FORBIDDEN
                 || rr->status == HTTP_SERVICE_UNAVAILABLE)) {
@@ -450,7 +459,6 @@ static int log_refusals(request_rec *r)
             break;
         }
     }
-    count(r);
     return DECLINED;
 }
 
