@@ -41,6 +41,9 @@ static const char *const cache_names[MTLS_CACHE_RESULTS] = {
 static const char *const ldap_names[MTLS_LDAPOP_RESULTS] = {
     "ok", "error", "timeout"
 };
+static const char *const fwd_names[MTLS_FWD_RESULTS] = {
+    "verified", "not-verified", "none", "untrusted", "direct"
+};
 enum { SRC_MAP, SRC_RULE, SRC_LDAP, SRC_COUNT };
 static const char *const source_names[SRC_COUNT] = { "map", "rule", "ldap" };
 
@@ -55,6 +58,7 @@ typedef struct {
     apr_uint64_t decisions[MTLS_DECIDED_COUNT][MTLS_R_COUNT];
     apr_uint64_t identities[SRC_COUNT][2];       /* [source][strong] */
     apr_uint64_t cache[MTLS_CACHE_RESULTS];
+    apr_uint64_t forwarded[MTLS_FWD_RESULTS];
     apr_uint64_t ldap[MTLS_LDAPOP_RESULTS];
     apr_uint64_t ldap_bucket[N_LDAP + 1];        /* not cumulative */
     apr_uint64_t ldap_sum_us;
@@ -91,6 +95,13 @@ void mtls_metrics_identity(const char *source, int strong)
     src = !strncmp(source, "rule", 4) ? SRC_RULE
         : !strcmp(source, "ldap") ? SRC_LDAP : SRC_MAP;
     ADD(metrics->identities[src][strong ? 1 : 0], 1);
+}
+
+void mtls_metrics_forwarded(mtls_fwd_result_e result)
+{
+    if (metrics && result < MTLS_FWD_RESULTS) {
+        ADD(metrics->forwarded[result], 1);
+    }
 }
 
 void mtls_metrics_cache(mtls_cache_result_e result)
@@ -246,6 +257,17 @@ static void render(request_rec *r, const metrics_t *m)
                        source_names[k], d ? "strong" : "weak",
                        LOAD(m->identities[k][d]));
         }
+    }
+    head(r, "mtls_authz_forwarded_certificates_total", "counter",
+         "Requests whose certificate a trusted proxy was to forward, or "
+         "that brought the header from elsewhere, by what became of it: "
+         "verified, not-verified, none (the proxy sent none), untrusted "
+         "(the header came from a peer that is not a trusted proxy and was "
+         "removed unread), direct (a direct TLS certificate won).");
+    for (k = 0; k < MTLS_FWD_RESULTS; k++) {
+        ap_rprintf(r, "mtls_authz_forwarded_certificates_total{result="
+                   "\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   fwd_names[k], LOAD(m->forwarded[k]));
     }
     head(r, "mtls_authz_cache_total", "counter",
          "Directory cache lookups by result.");

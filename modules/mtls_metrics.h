@@ -31,6 +31,18 @@ typedef enum {
     MTLS_LDAPOP_RESULTS
 } mtls_ldap_op_e;
 
+/* What became of the certificate a trusted proxy forwarded, or of a
+ * forwarded-certificate header from a peer that is not one. */
+typedef enum {
+    MTLS_FWD_VERIFIED = 0,        /* verified by the module (MTLSProxyCertCA) */
+    MTLS_FWD_NOT_VERIFIED,        /* did not decode or verify */
+    MTLS_FWD_NONE,                /* a trusted proxy sent no certificate */
+    MTLS_FWD_UNTRUSTED,           /* the header came from a peer not trusted
+                                     (or not pinned): removed, never read */
+    MTLS_FWD_DIRECT,              /* a direct TLS client certificate won */
+    MTLS_FWD_RESULTS
+} mtls_fwd_result_e;
+
 /** Count one decision: @p reason is an mtls_reason_e (MTLS_R_NONE when
  *  granted). */
 void mtls_metrics_decision(mtls_decided_e result, int reason);
@@ -39,6 +51,9 @@ void mtls_metrics_decision(mtls_decided_e result, int reason);
  *  the identity names it ("map", "rule:N", "ldap"), @p strong its
  *  strength. */
 void mtls_metrics_identity(const char *source, int strong);
+
+/** Count one request's forwarded certificate (once per request). */
+void mtls_metrics_forwarded(mtls_fwd_result_e result);
 
 /** Count one cache lookup. */
 void mtls_metrics_cache(mtls_cache_result_e result);

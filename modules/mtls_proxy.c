@@ -8,10 +8,12 @@
 #include "apr_network_io.h"
 #include "http_core.h"
 #include "http_request.h"
+#include "http_protocol.h"
 
 
 #include "mtls_proxy.h"
 #include "mtls_fwd.h"
+#include "mtls_metrics.h"
 #include "mtls_lru.h"
 #include "mtls_match.h"
 
@@ -67,6 +69,8 @@ struct mtls_req_proxy {
     stash_t stash;
     int stashed;
     mtls_lru_entry_t *entry;
+    int counted;                   /* 1 + mtls_fwd_result_e to count in
+                                      the log hook, or 0 */
 };
 
 /* (inline: a few loads, and called four times per forwarded request) */
@@ -398,6 +402,43 @@ static void warn_untrusted(request_rec *r, warn_e kind, const char *header,
                   apr_atomic_xchg32(&proc->suppressed[kind], 0));
 }
 
+/* The request this one descends from: sub-requests and internal
+ * redirects share the original request's headers. */
+static request_rec *initial_of(request_rec *r)
+{
+    for (;;) {
+        if (r->main) {
+            r = r->main;
+        }
+        else if (r->prev) {
+            r = r->prev;
+        }
+        else {
+            return r;
+        }
+    }
+}
+
+/* The proxy state of the initial request, when it stashed what the
+ * header parser found. */
+static struct mtls_req_proxy *find_stash(request_rec *r)
+{
+    struct mtls_req_proxy *rp = req_proxy(initial_of(r), 0);
+
+    return rp && rp->stashed ? rp : NULL;
+}
+
+/* What the metrics are to count for the initial request of @p r (the
+ * last word wins: a sub-request may read under other settings). */
+static void set_counted(request_rec *r, struct mtls_req_proxy *rp,
+                        mtls_fwd_result_e result)
+{
+    if (!rp) {
+        rp = req_proxy(initial_of(r), 1);
+    }
+    rp->counted = 1 + (int)result;
+}
+
 static int addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
 {
     conn_rec *c = r->connection->master ? r->connection->master
@@ -467,6 +508,7 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
             warn_untrusted(r, WARN_ADDRESS, elts[i].key, "which is not a "
                            "trusted proxy "
                            "(MTLSTrustedProxy)");
+            set_counted(r, NULL, MTLS_FWD_UNTRUSTED);
         }
         else if (st && (sv == 1 || sc == 1)) {
             const char **slot = sv ? &st->value : &st->chain;
@@ -486,28 +528,6 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
         apr_table_unset(r->headers_in, gone[i]);
     }
     return DECLINED;
-}
-
-/* The proxy state of the request this one descends from (sub-requests
- * and internal redirects share the original request's headers), when it
- * stashed what the header parser found. */
-static struct mtls_req_proxy *find_stash(request_rec *r)
-{
-    struct mtls_req_proxy *rp;
-
-    for (;;) {
-        if (r->main) {
-            r = r->main;
-        }
-        else if (r->prev) {
-            r = r->prev;
-        }
-        else {
-            break;
-        }
-    }
-    rp = req_proxy(r, 0);
-    return rp && rp->stashed ? rp : NULL;
 }
 
 /* ---- the forwarded peer ------------------------------------------- */
@@ -671,6 +691,7 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                 warn_untrusted(r, WARN_PIN, pc->header, "whose TLS client "
                                "certificate "
                                "is not pinned by MTLSTrustedProxy");
+                set_counted(r, rp, MTLS_FWD_UNTRUSTED);
             }
             return NULL;
         }
@@ -682,10 +703,12 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                           "MTLS5002: a direct TLS client certificate and a "
                           "forwarded one (%s) came with this request; the "
                           "direct one wins", pc->header);
+            set_counted(r, rp, MTLS_FWD_DIRECT);
         }
         return NULL;
     }
     if (!st->value) {
+        set_counted(r, rp, MTLS_FWD_NONE);
         return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent no %s header",
                                                 pc->header));
     }
@@ -697,15 +720,18 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                                  r->request_time))) {
         if (mtls_fwd_decode(r->pool, pc->format, st->value, st->chain,
                             &certs, &err) == APR_SUCCESS && !certs->nelts) {
+            set_counted(r, rp, MTLS_FWD_NONE);
             return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent an empty "
                                                     "%s header", pc->header));
         }
         if (!(e = mtls_lru_entry_create_parts(parts, nparts))) {
             /* Too long to cache (or no memory): this request only. */
-            if (err) {
-                return bad_peer(r->pool, err);
-            }
-            return verify_peer(r, r->pool, pc, certs, &expires);
+            const mtls_peer_t *once = err ? bad_peer(r->pool, err)
+                                  : verify_peer(r, r->pool, pc, certs,
+                                                &expires);
+            set_counted(r, rp, once->state == MTLS_PEER_VERIFIED
+                               ? MTLS_FWD_VERIFIED : MTLS_FWD_NOT_VERIFIED);
+            return once;
         }
         if (err) {
             expires = r->request_time + MTLS_PROXY_BAD_TTL;
@@ -726,6 +752,9 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                           peer->verify);
         }
     }
+    set_counted(r, rp, ((const mtls_peer_t *)mtls_lru_entry_value(e))->state
+                       == MTLS_PEER_VERIFIED ? MTLS_FWD_VERIFIED
+                                             : MTLS_FWD_NOT_VERIFIED);
     apr_pool_cleanup_register(r->pool, e, release_entry,
                               apr_pool_cleanup_null);
     /* (a later peer of this request, under another configuration,
@@ -778,7 +807,21 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     proc = pr;
 }
 
+/* The metrics: what became of the request's forwarded certificate,
+ * once per request. */
+static int count_forwarded(request_rec *r)
+{
+    struct mtls_req_proxy *rp = req_proxy(initial_of(r), 0);
+
+    if (rp && rp->counted) {
+        mtls_metrics_forwarded((mtls_fwd_result_e)(rp->counted - 1));
+        rp->counted = 0;
+    }
+    return DECLINED;
+}
+
 void mtls_proxy_register_hooks(apr_pool_t *p)
 {
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(count_forwarded, NULL, NULL, APR_HOOK_MIDDLE);
 }

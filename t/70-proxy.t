@@ -66,7 +66,7 @@ my @spellings = ('Client-Cert', ':client-cert', ':CLIENT-CERT', ':Client_Cert',
                  ':client_cert', ':CLIENT_CERT');
 
 plan tests => 2 * @certs * @paths + 3 * @bad + 3 * @garbage + 4 + 3
-    + 3 * @spellings + 2 + 3 + 3 + 6 + 3 + 3 * 2;
+    + 3 * @spellings + 2 + 3 + 3 + 6 + 3 + 3 * 2 + 1;
 
 # 1. Through HAProxy and through nginx: the same decisions, identities and
 #    variables as a direct TLS connection, for every certificate and
@@ -230,4 +230,34 @@ for my $proxy ([HAProxy => \&hap], [nginx => \&ngx]) {
     ok((grep { keys %{ $users_by_port{$_} } >= 2 } keys %users_by_port),
        "$name: one backend connection carried requests of different clients")
         or diag(explain(\%users_by_port));
+}
+
+# 8. The metrics count what became of each request's forwarded certificate,
+# once per request (two spellings of the header in one request count once).
+sub forwarded_counts {
+    my $res = GET_as('', '/status', vhost => 'mtls_ops', ua => fresh_ua(''));
+    my %n = map { $_ => 0 } qw(verified not-verified none untrusted direct);
+    my $text = $res->content;
+    $n{$1} = $2 while $text =~ /^mtls_authz_forwarded_certificates_total\{result="([^"]+)"\} (\d+)$/mg;
+    return \%n;
+}
+{
+    my $before = forwarded_counts();
+    get(plain_ua('127.0.0.2'), fwdh(uniq('/p/verified')), 'Client-Cert' => $alice) for 1 .. 2;
+    get(plain_ua('127.0.0.2'), fwdh(uniq('/p/verified')), 'Client-Cert' => rfc9440('expired'));
+    get(plain_ua('127.0.0.2'), fwdh(uniq('/p/verified')), 'Client-Cert' => ':#!?:');
+    get(plain_ua('127.0.0.2'), fwdh(uniq('/p/verified')));
+    get(plain_ua('127.0.0.1'), fwdh(uniq('/p/verified')), 'Client-Cert' => $alice, 'client_cert' => $alice);
+    get(tls_ua('bob', local => '127.0.0.2'), fwdt(uniq('/p/verified')), 'Client-Cert' => $alice);
+    get(tls_ua('bob', local => '127.0.0.2'), fwdt(uniq('/addronly')), 'Client-Cert' => $alice);
+    my %want = (verified => 2, 'not-verified' => 2, none => 1, untrusted => 2, direct => 1);
+    my ($after, %got);
+    for (1 .. 30) {     # counted in the log hook, after the response went out
+        $after = forwarded_counts();
+        %got = map { $_ => $after->{$_} - $before->{$_} } keys %want;
+        last if join(',', map { "$_=$got{$_}" } sort keys %got)
+             eq join(',', map { "$_=$want{$_}" } sort keys %want);
+        select undef, undef, undef, 0.1;
+    }
+    is_deeply(\%got, \%want, 'mtls_authz_forwarded_certificates_total counts each request once, by result');
 }
