@@ -301,7 +301,8 @@ static void render(request_rec *r, const metrics_t *m)
     head(r, "mtls_authz_client_cert_days_left", "histogram",
          "Days until notAfter of the verified client certificates "
          "connections presented (one observation per certificate and "
-         "connection; expired ones count in le=\"0\").");
+         "connection; a forwarded one, each time a process verifies it; "
+         "expired ones count in le=\"0\").");
     for (i = 0, cum = 0; i <= N_DAYS; i++) {
         cum += LOAD(m->days_bucket[i]);
         if (i < N_DAYS) {

@@ -600,6 +600,9 @@ static mtls_peer_t *verify_peer(request_rec *r, apr_pool_t *p,
     else {
         peer->state = MTLS_PEER_VERIFIED;
         peer->verify = "SUCCESS";
+        /* once per certificate as the process verifies it, as a TLS
+         * certificate is once per connection */
+        mtls_metrics_days_left(mtls_cert_days_left(cert, r->request_time));
         *expires = r->request_time + MTLS_PROXY_GOOD_TTL;
         if (cert->not_after_time < *expires) {
             *expires = cert->not_after_time;

@@ -66,7 +66,7 @@ my @spellings = ('Client-Cert', ':client-cert', ':CLIENT-CERT', ':Client_Cert',
                  ':client_cert', ':CLIENT_CERT');
 
 plan tests => 2 * @certs * @paths + 3 * @bad + 3 * @garbage + 4 + 3
-    + 3 * @spellings + 2 + 3 + 3 + 6 + 3 + 3 * 2 + 1;
+    + 3 * @spellings + 2 + 3 + 3 + 6 + 3 + 3 * 2 + 1 + 2;
 
 # 1. Through HAProxy and through nginx: the same decisions, identities and
 #    variables as a direct TLS connection, for every certificate and
@@ -260,4 +260,21 @@ sub forwarded_counts {
         select undef, undef, undef, 0.1;
     }
     is_deeply(\%got, \%want, 'mtls_authz_forwarded_certificates_total counts each request once, by result');
+}
+# A forwarded certificate's days left are observed when it is verified:
+# one never seen before, valid for 3 days, lands in le="7" once.
+{
+    my $name = "days$$";
+    chomp(my $end = `sh '@{[pki('mkshort.sh')]}' $name 259300`);
+    die "mkshort.sh failed" unless $end =~ /^\d+$/;
+    my $week = sub {
+        my $t = GET_as('', '/status', vhost => 'mtls_ops', ua => fresh_ua(''))->content;
+        my ($b0) = $t =~ /^mtls_authz_client_cert_days_left_bucket\{le="0"\} (\d+)$/m;
+        my ($b7) = $t =~ /^mtls_authz_client_cert_days_left_bucket\{le="7"\} (\d+)$/m;
+        return ($b7 // 0) - ($b0 // 0);
+    };
+    my $before = $week->();
+    my $res = get(plain_ua('127.0.0.2'), fwdh(uniq('/p/verified')), 'Client-Cert' => rfc9440($name));
+    is($res->code, 200, 'a forwarded certificate valid for 3 days: granted');
+    is($week->() - $before, 1, 'and observed once in mtls_authz_client_cert_days_left{le="7"}');
 }
