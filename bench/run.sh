@@ -55,6 +55,7 @@
 # client certificate as RFC 9440 Client-Cert over kept-alive connections
 # (http-reuse always) to a plain-HTTP vhost of the same httpd:
 #   /granted/  Require all granted                   (no MTLS* directive)
+#   /granted2/ the same again                        (A/A control)
 #   /group/    Require mtls-group admins, the certificate from Client-Cert
 #              (MTLSTrustedProxy, MTLSProxyCertHeader, MTLSProxyCertCA)
 # once with one client certificate (HAProxy sets the header from the TLS
@@ -383,6 +384,9 @@ Listen 127.0.0.1:$FWD_PORT
     <Location "/granted/">
         Require all granted
     </Location>
+    <Location "/granted2/">
+        Require all granted
+    </Location>
 EOT
     for loc in "/group/|admins" "/nogroup/|nobody"; do
         cat <<EOT
@@ -671,7 +675,8 @@ measure_proxy() {
     kids=$(server_children) || die "httpd is not running"
     for p in $kids; do xs+=(-x "$p"); done
     say "bench: through HAProxy, $name: ${PROXY_SECONDS}s in $ROUNDS rounds of 100 ms slots, $CONNS connections"
-    "$LOADGEN" -p "$port" -s localhost -P "$(url_path /granted/),$(url_path /group/)" \
+    "$LOADGEN" -p "$port" -s localhost \
+        -P "$(url_path /granted/),$(url_path /granted2/),$(url_path /group/)" \
         -c "$PKI/alice.crt" -k "$PKI/alice.key" -C "$PKI/ca.crt" \
         -m ka -t "$CONNS" -d "$PROXY_SECONDS" -w "$WARMUP" -r "$ROUNDS" -T 100 -z 43 \
         ${hfile:+-H "$hfile"} "${xs[@]}" >"$out" 2>"$RUN/proxy-$name.err" || rc=$?
@@ -722,8 +727,8 @@ proxy_report() {
                 rok[r, p] = v["ok"]; rsrv[r, p] = v["srv_ns"] }
             /^total / { for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] } }
             END {
-                split("/granted/ /group/", P, " ")
-                for (k = 1; k <= 2; k++) {
+                split("/granted/ /granted2/ /group/", P, " ")
+                for (k = 1; k <= 3; k++) {
                     p = P[k]; x = busy[p] > 0 ? t["threads"] * 1e9 * ok[p] / busy[p] : 0
                     us = ok[p] ? srv[p] / ok[p] / 1000 : 0
                     if (k == 1) { bx = x; bus = us }
@@ -738,7 +743,8 @@ proxy_report() {
                 }
             }' "$RUN/proxy-$name.txt"
     done
-    say "goal: /group/ within 2% of /granted/ in httpd CPU per request (cpu ratio >= 0.98)"
+    say "goal: /group/ within 2% of /granted/ in httpd CPU per request (cpu ratio >= 0.98);"
+    say "  /granted2/ is Require all granted again: how far apart two equal paths measure"
     local cgi="$RUN/callgrind/instr.txt"
     if [ -s "$cgi" ] && grep -q '^fwd1:' "$cgi"; then
         say "instructions per request (callgrind, httpd -X; curl plays the proxy: plain HTTP, Client-Cert"
