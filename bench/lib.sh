@@ -159,7 +159,7 @@ callgrind_count() {
         -e "s|^ErrorLog .*|ErrorLog \"$cg/error.log\"|" \
         -e "s|shmcb:$RUN/ssl_scache|shmcb:$cg/ssl_scache|" "$CONF" >"$cg/httpd.conf"
     valgrind --tool=callgrind --callgrind-out-file="$cg/callgrind.out" \
-        --dump-instr=no "$HTTPD" -X -f "$cg/httpd.conf" >"$cg/valgrind.log" 2>&1 &
+        --dump-instr=no ${BENCH_CG_OPTS:-} "$HTTPD" -X -f "$cg/httpd.conf" >"$cg/valgrind.log" 2>&1 &
     pid=$!
     cg_stop() {
         kill -TERM "$pid" 2>/dev/null || true

@@ -45,6 +45,7 @@
 #   BENCH_CONNS (2)        client threads = concurrent requests
 #   BENCH_WARMUP (1)       seconds of warm-up per mode, not counted
 #   BENCH_CALLGRIND (1)    0: skip the instruction counts
+#   BENCH_CG_OPTS          more valgrind options (e.g. --cache-sim=yes)
 #   BENCH_PORT             port (default: a free one)
 #   BENCH_PROXY (1)        0: skip the rows through HAProxy (below)
 #   BENCH_PROXY_SECONDS (24)  measured time per HAProxy run
