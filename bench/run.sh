@@ -36,8 +36,9 @@
 # with a new TLS connection per request: requests per second, the ratio to
 # /granted/ and httpd's CPU time per request. Then, if valgrind is installed,
 # callgrind counts httpd's instructions per keep-alive request of each path
-# (reproducible within 1-2%, unlike the timings) and names the module's costliest
-# functions. See bench/README.md for how to read the output.
+# (reproducible within about 0.2%, unlike the timings) and names the
+# module's costliest functions. See bench/README.md for how to read the
+# output.
 #
 # Knobs (environment):
 #   BENCH_KA_SECONDS (48)  BENCH_NEW_SECONDS (30)  measured time per mode
@@ -775,7 +776,7 @@ report() {
     say "  req/s: over all rounds; ratio: req/s / granted's req/s (same mode); +-95%: interval"
     say "  from the spread of the $ROUNDS per-round ratios; srv us: httpd CPU time per request;"
     say "  instr/req: httpd user-space instructions per keep-alive request (callgrind, reproducible"
-    say "  to 1-2%); i-ratio: granted's instr/req / this path's. All ratios: < 1 = slower or"
+    say "  to 0.2%); i-ratio: granted's instr/req / this path's. All ratios: < 1 = slower or"
     say "  costlier than granted."
     say ""
     printf '%-12s %-46s %-12s %7s %6s %6s %7s %9s %7s\n' path Require mode req/s ratio "+-95%" \
