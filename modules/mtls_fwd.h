@@ -1,6 +1,6 @@
 /* Certificates forwarded in a header by a TLS-terminating proxy: the
  * module's own chain verification of what mtls_fwdfmt.h decoded (the
- * results are kept in an mtls_lru.h cache by mtls_proxy.c).
+ * results are kept in an mtls_lru.h cache by mtls_proxy_peer.c).
  * Pure: knows nothing of httpd (APR and OpenSSL only), unit-tested. */
 #ifndef MTLS_FWD_H
 #define MTLS_FWD_H

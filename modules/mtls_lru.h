@@ -2,7 +2,7 @@
  * in a pool of its own and held by its users while they use it (an entry
  * evicted meanwhile goes when its last holder lets go), with a few
  * values derived from it remembered alongside.  Keeps verified forwarded
- * certificates (mtls_proxy.c) and parsed direct ones (mtls_identity.c).
+ * certificates (mtls_proxy_peer.c) and parsed direct ones (mtls_identity.c).
  * Pure: APR only, unit-tested. */
 #ifndef MTLS_LRU_H
 #define MTLS_LRU_H

@@ -22,7 +22,7 @@ struct mtls_req_proxy;
 typedef struct {
     struct mtls_req_identity *identity;   /* mtls_identity.c */
     struct mtls_req_decision *decision;   /* mtls_decision.c */
-    struct mtls_req_proxy *proxy;         /* mtls_proxy.c */
+    struct mtls_req_proxy *proxy;         /* mtls_proxy_private.h */
     const void *exported;                 /* mtls_vars.c: the variable set
                                            * put into subprocess_env */
 } mtls_req_t;
