@@ -624,7 +624,7 @@ int mtls_cert_out_of_validity(const mtls_cert_t *c, apr_time_t now)
 long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now)
 {
     apr_time_t diff = c->not_after_time - now;
-    apr_time_t day = apr_time_from_sec(86400);
+    apr_time_t day = MTLS_CERT_DAY;
     long days = (long)(diff / day);
 
     /* Whole days, rounded towards the past: -0.5 days is -1.  In
@@ -640,7 +640,7 @@ apr_time_t mtls_cert_days_left_changes(const mtls_cert_t *c, apr_time_t now)
     /* days-left is floor((notAfter - now) / day): it holds while
      * notAfter - now >= days * day, and drops one microsecond later. */
     return c->not_after_time
-           - (apr_time_t)mtls_cert_days_left(c, now) * apr_time_from_sec(86400)
+           - (apr_time_t)mtls_cert_days_left(c, now) * MTLS_CERT_DAY
            + 1;
 }
 

@@ -81,6 +81,9 @@ int mtls_is_dotted_oid(const char *s);
 /** Whether @p sid is an AD security identifier ("S-1-5-21-...-1104"). */
 int mtls_is_sid(const char *sid);
 
+/* The day of mtls_cert_days_left(), in apr_time_t. */
+#define MTLS_CERT_DAY apr_time_from_sec(86400)
+
 /** Whole days from @p now until notAfter (negative once expired). */
 long mtls_cert_days_left(const mtls_cert_t *c, apr_time_t now);
 

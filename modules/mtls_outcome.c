@@ -1,4 +1,5 @@
 /* Reasons' names and outcomes' life cycle. */
+#include <string.h>
 #include <apr_strings.h>
 
 #include "mtls_outcome.h"
@@ -66,6 +67,24 @@ mtls_outcome_t *mtls_outcome_copy(apr_pool_t *p, const mtls_outcome_t *o)
     c->ldap_dn = dup_or_null(p, o->ldap_dn);
     c->warning = dup_or_null(p, o->warning);
     return c;
+}
+
+/* Up to this many groups, membership is tested by comparing names. */
+#define FEW_GROUPS 8
+
+int mtls_outcome_in_group(const mtls_outcome_t *o, const char *group)
+{
+    int i;
+
+    if (o->groups->nelts > FEW_GROUPS) {
+        return apr_hash_get(o->group_set, group, APR_HASH_KEY_STRING) != NULL;
+    }
+    for (i = 0; i < o->groups->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(o->groups, i, const char *), group)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int mtls_outcome_keepable(const mtls_outcome_t *o, apr_time_t now)

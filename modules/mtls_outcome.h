@@ -73,6 +73,11 @@ mtls_outcome_t *mtls_outcome_make(apr_pool_t *p, mtls_outcome_kind_e kind,
  *  pool for the connection). */
 mtls_outcome_t *mtls_outcome_copy(apr_pool_t *p, const mtls_outcome_t *o);
 
+/** Whether @p group is one of @p o's groups (names compared exactly).
+ *  By hash, so that 1,000 directory groups cost what one costs; a few
+ *  groups are compared by name, which is quicker than hashing. */
+int mtls_outcome_in_group(const mtls_outcome_t *o, const char *group);
+
 /** True when @p o may be remembered at @p now: it is not "could not
  *  answer" and has not expired. */
 int mtls_outcome_keepable(const mtls_outcome_t *o, apr_time_t now);

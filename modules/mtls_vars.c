@@ -187,7 +187,7 @@ static env_set_t *make_env(request_rec *r, const mtls_facts_t *facts)
 
     es->vars = apr_table_make(r->pool, V_DENY_REASON + (g ? g->nelts : 0));
     es->days_until = mtls_cert_days_left_changes(facts->cert, facts->now);
-    es->days_from = es->days_until - apr_time_from_sec(86400);
+    es->days_from = es->days_until - MTLS_CERT_DAY;
     for (i = 0; i < V_DENY_REASON; i++) {
         const char *val = var_value(r, facts, i);
         if (val) {

@@ -240,6 +240,34 @@ static void test_copy(fixture_t *fx)
     CHECK_STR(mtls_reason_name(MTLS_R_COUNT), "none");
 }
 
+/* Membership: by name for a few groups, by hash for many (the copy
+ * builds its own hash), the same answers either way. */
+static void test_in_group(fixture_t *fx)
+{
+    int n, i;
+
+    for (n = 0; n <= 40; n += 20) {
+        mtls_outcome_t *o = mtls_outcome_make(fx->p, MTLS_OUTCOME_IDENTITY,
+                                              MTLS_R_NONE);
+        const mtls_outcome_t *c;
+        int found = 0, wrong = 0;
+        for (i = 0; i < (n ? n : 3); i++) {
+            const char *g = apr_psprintf(fx->p, "grp%d", i);
+            APR_ARRAY_PUSH(o->groups, const char *) = g;
+            apr_hash_set(o->group_set, g, APR_HASH_KEY_STRING, g);
+        }
+        c = mtls_outcome_copy(fx->p, o);
+        for (i = 0; i < (n ? n : 3); i++) {
+            const char *g = apr_psprintf(fx->p, "grp%d", i);
+            found += mtls_outcome_in_group(o, g) + mtls_outcome_in_group(c, g);
+        }
+        wrong += mtls_outcome_in_group(o, "grp") + mtls_outcome_in_group(c, "GRP1")
+               + mtls_outcome_in_group(o, "grp100") + mtls_outcome_in_group(c, "");
+        CHECK_INT(found, 2 * (n ? n : 3));
+        CHECK_INT(wrong, 0);
+    }
+}
+
 /* One lookup for certificate fields and identity values. */
 static void test_vocabulary(fixture_t *fx)
 {
@@ -311,6 +339,7 @@ void test_resolve(apr_pool_t *p)
         test_order(&fx);
         test_trace_and_expiry(&fx);
         test_copy(&fx);
+        test_in_group(&fx);
         test_vocabulary(&fx);
     }
     EVP_PKEY_free(key);
