@@ -143,11 +143,15 @@ static apr_table_t *without_ours(apr_pool_t *p, const apr_table_t *env)
     return t;
 }
 
+/* Room left in a kept variable table for what other modules add after
+ * it is copied into a request (mod_ssl's HTTPS, SSL_TLS_SNI, ...), so
+ * their additions do not grow the copy. */
+#define VARS_ROOM 8
+
 /* The variables of an identity, worked out once and kept with it
  * (mtls_identity_keep_put), as a table of their own: per request it is
- * copied into the environment in one piece (apr_table_overlay: one copy
- * of its entries, their key checksums made once), not added name by
- * name.  MTLS_DAYS_LEFT moves with the clock: the table has the value
+ * copied into the environment in one piece (with_ours: its entries and
+ * their key checksums copied whole), not added name by name.  MTLS_DAYS_LEFT moves with the clock: the table has the value
  * of the day it was made in, from @c days_from to before @c days_until;
  * a request at another time sets its own. */
 typedef struct {
@@ -167,7 +171,7 @@ static const void *copy_env(apr_pool_t *p, const void *v)
 
     to->days_from = from->days_from;
     to->days_until = from->days_until;
-    to->vars = apr_table_make(p, a->nelts);
+    to->vars = apr_table_make(p, a->nelts + VARS_ROOM);
     for (i = 0; i < a->nelts; i++) {
         /* names are static (kept as they are: is_ours() knows them by
          * address), or made for MTLS_GROUP_16 and up */
@@ -185,7 +189,8 @@ static env_set_t *make_env(request_rec *r, const mtls_facts_t *facts)
     env_set_t *es = apr_palloc(r->pool, sizeof(*es));
     int i;
 
-    es->vars = apr_table_make(r->pool, V_DENY_REASON + (g ? g->nelts : 0));
+    es->vars = apr_table_make(r->pool, V_DENY_REASON + (g ? g->nelts : 0)
+                                       + VARS_ROOM);
     es->days_until = mtls_cert_days_left_changes(facts->cert, facts->now);
     es->days_from = es->days_until - MTLS_CERT_DAY;
     for (i = 0; i < V_DENY_REASON; i++) {
@@ -200,6 +205,33 @@ static env_set_t *make_env(request_rec *r, const mtls_facts_t *facts)
                        APR_ARRAY_IDX(g, i, const char *));
     }
     return es;
+}
+
+/* An environment of @p ours followed by @p env (which has none of
+ * ours), as apr_table_overlay() would make it, made the quicker way: a
+ * copy of ours (its entries and index copied whole) and the few others
+ * added to it, where merging two tables would copy both and index every
+ * entry again.  Many others: merged. */
+#define FEW_OTHERS VARS_ROOM
+
+static apr_table_t *with_ours(apr_pool_t *p, const apr_table_t *ours,
+                              const apr_table_t *env)
+{
+    const apr_array_header_t *a = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    apr_table_t *t;
+    int i;
+
+    if (a->nelts > FEW_OTHERS) {
+        return apr_table_overlay(p, ours, env);
+    }
+    t = apr_table_copy(p, ours);
+    for (i = 0; i < a->nelts; i++) {
+        if (e[i].key) {
+            apr_table_addn(t, e[i].key, e[i].val);
+        }
+    }
+    return t;
 }
 
 void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
@@ -244,10 +276,7 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
     if ((clean = without_ours(r->pool, env))) {
         env = clean;
     }
-    /* (nothing else there yet, as where no other module set any: a copy
-     * of ours is quicker than merging two tables) */
-    env = apr_is_empty_table(env) ? apr_table_copy(r->pool, es->vars)
-                                  : apr_table_overlay(r->pool, es->vars, env);
+    env = with_ours(r->pool, es->vars, env);
     if ((facts.now < es->days_from || facts.now >= es->days_until)
         && (days = var_value(r, &facts, V_DAYS_LEFT))) {
         apr_table_setn(env, var_names[V_DAYS_LEFT], days);
@@ -341,6 +370,13 @@ static int expr_lookup(ap_expr_lookup_parms *parms)
 
 void mtls_vars_register_hooks(apr_pool_t *p)
 {
-    ap_hook_fixups(set_env, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_ssl's fixup, whatever the LoadModule order: the
+     * environment is then still empty on most requests, and a copy of
+     * ours is the quickest way to set it (mod_ssl's HTTPS and SSL_* go
+     * into the room the copy has).  Its fixup sets only variables, none
+     * of ours, so the order changes nothing else. */
+    static const char *const before[] = { "mod_ssl.c", NULL };
+
+    ap_hook_fixups(set_env, NULL, before, APR_HOOK_MIDDLE);
     ap_hook_expr_lookup(expr_lookup, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -16,7 +16,7 @@ my $N = 24;
 my $V = 'mtls_core';
 
 my @shapes = qw(not none nested any positive);
-plan tests => 5 + 2 + 5 + 5 * 3 + 5 * 5 + 7 + 4;
+plan tests => 5 + 2 + 5 + 5 * 3 + 5 * 5 + 7 + 4 + 3;
 
 sub lines_for { my ($mark, $re) = @_; scalar log_wait($mark, $re, 0.5) }
 
@@ -141,4 +141,11 @@ for my $shape (@shapes) {
     is($res->header('X-Env-User') // '', 'alice', 'vars: MTLS_USER is ours (SetEnvIf replaced, no duplicate)');
     is($res->header('X-Env-Groups') // '', 'admins', 'vars: MTLS_GROUPS is ours (RewriteRule [E=] replaced)');
     isnt($res->header('X-Env-Ldap') // '', 'spoofed', 'vars: a spoofed MTLS_LDAP_DN we have no value for is removed');
+}
+# ... and keep the others: set before ours (SetEnvIf) and after (mod_ssl)
+{
+    my $e = env_of(GET_as(alice => uniq('/vars/others'), vhost => $V));
+    is($e->{MTLS_USER} // '', 'alice', 'vars: ours with others\' set');
+    is($e->{OTHER_MODULE_VAR} // '', 'kept', 'vars: a variable SetEnvIf set before ours is kept');
+    is($e->{HTTPS} // '', 'on', "vars: mod_ssl's HTTPS, set after ours, is there");
 }
