@@ -86,6 +86,7 @@ static const struct {
 struct mtls_req_decision {
     apr_array_header_t *records;        /* of mtls_decision_t */
     apr_array_header_t array;
+    int refused;                        /* a record that is not a grant */
     mtls_decision_t first[FIRST_RECORDS];
 };
 
@@ -266,7 +267,9 @@ static apr_array_header_t *records_of(request_rec *r)
     mtls_req_t *q = mtls_req(r, 1);
 
     if (!q->decision) {
-        struct mtls_req_decision *rd = apr_pcalloc(r->pool, sizeof(*rd));
+        /* (the records need no zeroing: each is set whole when added) */
+        struct mtls_req_decision *rd = apr_palloc(r->pool, sizeof(*rd));
+        rd->refused = 0;
         rd->array.pool = r->pool;
         rd->array.elt_size = sizeof(mtls_decision_t);
         rd->array.nelts = 0;
@@ -320,6 +323,7 @@ static mtls_decision_t *add_record(request_rec *r, mtls_verdict_e verdict,
                 && !mtls_directory_on_error_deny(mtls_dir_conf(r)->directory)
                 ? HTTP_SERVICE_UNAVAILABLE : HTTP_FORBIDDEN;
     if (verdict != MTLS_VERDICT_GRANTED) {
+        mtls_req(r, 1)->decision->refused = 1;
         /* For the access log (%{MTLS_DENY_REASON}e) and CGI: while a
          * refusal stands, or a report-mode request would have been. */
         apr_table_setn(r->subprocess_env, "MTLS_DENY_REASON",
@@ -371,13 +375,15 @@ int mtls_decision_refuse(request_rec *r, mtls_reason_e why,
  * be taken for the reason of a 403 some other module sends later. */
 static int notice_outvoted(request_rec *r)
 {
-    apr_array_header_t *recs = (apr_array_header_t *)mtls_decision_records(r);
+    const mtls_req_t *q = mtls_req(r, 0);
+    apr_array_header_t *recs;
     const mtls_decision_t *now;
     int i;
 
-    if (!recs) {
-        return DECLINED;
+    if (!q || !q->decision || !q->decision->refused) {
+        return DECLINED;      /* only grants: nothing outvoted, no reason */
     }
+    recs = q->decision->records;
     for (i = 0; i < recs->nelts; i++) {
         mtls_decision_t *d = &APR_ARRAY_IDX(recs, i, mtls_decision_t);
         if (d->verdict == MTLS_VERDICT_DENIED) {
