@@ -579,15 +579,9 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     if (ri->id && ri->dir_conf == dc) {
         return ri->id;
     }
-    /* A subrequest in its main request's configuration (mod_dir's index,
-     * SSI, a lookahead) has the main request's identity: the same
-     * connection, headers and sources give the same answer. */
-    if (r->main && !ri->id) {
-        const struct mtls_req_identity *mi = req_identity(r->main, 0);
-        if (mi && mi->id && mi->dir_conf == dc) {
-            *ri = *mi;
-            return ri->id;
-        }
+    if (r->main && !ri->id && mtls_identity_of_main(r)) {
+        *ri = *req_identity(r->main, 0);
+        return ri->id;
     }
     peer = mtls_peer_get(r);
     id = apr_pcalloc(r->pool, sizeof(*id));
@@ -621,6 +615,19 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     ri->id = id;
     ri->dir_conf = dc;
     return id;
+}
+
+/* A subrequest in its main request's configuration (mod_dir's index,
+ * SSI, a lookahead) has the main request's identity: the same
+ * connection, headers and sources give the same answer. */
+const mtls_identity_t *mtls_identity_of_main(const request_rec *r)
+{
+    const struct mtls_req_identity *mi;
+
+    if (!r->main || !(mi = req_identity(r->main, 0)) || !mi->id) {
+        return NULL;
+    }
+    return mi->dir_conf == mtls_dir_conf(r) ? mi->id : NULL;
 }
 
 const mtls_identity_t *mtls_identity_peek(const request_rec *r)

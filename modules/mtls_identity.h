@@ -61,6 +61,13 @@ const mtls_identity_t *mtls_identity_get(request_rec *r);
 const mtls_identity_t *mtls_identity_peek(const request_rec *r);
 
 /**
+ * For a subrequest in its main request's configuration (mod_dir's index,
+ * SSI): the main request's identity, which is also the subrequest's;
+ * else NULL.  Nothing is made for the subrequest.
+ */
+const mtls_identity_t *mtls_identity_of_main(const request_rec *r);
+
+/**
  * What values of @p id are looked up in (mtls_value_list/_text): the
  * certificate, the outcome only when the certificate is usable, and the
  * request's time.

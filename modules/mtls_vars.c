@@ -291,14 +291,25 @@ void mtls_vars_export(request_rec *r, const mtls_identity_t *id)
 static int set_env(request_rec *r)
 {
     const mtls_identity_t *id = mtls_identity_peek(r);
+    const mtls_req_t *mq;
 
-    if (!id) {
-        if (!mtls_conf_maps(mtls_dir_conf(r))) {
-            return DECLINED;
-        }
-        id = mtls_identity_get(r);
+    if (id) {
+        mtls_vars_export(r, id);
     }
-    mtls_vars_export(r, id);
+    else if (!mtls_conf_maps(mtls_dir_conf(r))) {
+        return DECLINED;
+    }
+    else if (r->main && (mq = mtls_req(r->main, 0)) && mq->exported
+             && (id = mtls_identity_of_main(r))) {
+        /* A subrequest with its main request's identity, whose
+         * variables the main request set: its environment is a copy of
+         * the main request's, with them (mod_dir's index, SSI).  Nothing
+         * to make for it. */
+    }
+    else {
+        id = mtls_identity_get(r);
+        mtls_vars_export(r, id);
+    }
     /* AuthType mtls names the user even where only mtls-* providers
      * (which need no user) decided, so %u and REMOTE_USER show it. */
     if (!r->user && id->outcome->user && !id->unusable
