@@ -16,7 +16,7 @@ my $N = 24;
 my $V = 'mtls_core';
 
 my @shapes = qw(not none nested any positive);
-plan tests => 5 + 2 + 5 + 5 * 3 + 5 * 5 + 7 + 4 + 3;
+plan tests => 5 + 2 + 5 + 5 * 3 + 5 * 5 + 7 + 4 + 3 + 3;
 
 sub lines_for { my ($mark, $re) = @_; scalar log_wait($mark, $re, 0.5) }
 
@@ -141,6 +141,14 @@ for my $shape (@shapes) {
     is($res->header('X-Env-User') // '', 'alice', 'vars: MTLS_USER is ours (SetEnvIf replaced, no duplicate)');
     is($res->header('X-Env-Groups') // '', 'admins', 'vars: MTLS_GROUPS is ours (RewriteRule [E=] replaced)');
     isnt($res->header('X-Env-Ldap') // '', 'spoofed', 'vars: a spoofed MTLS_LDAP_DN we have no value for is removed');
+}
+# mod_rewrite (fixups, first) reads them through ap_expr before they are set
+{
+    my $a = env_of(GET_as(alice => uniq('/vars/rewrite'), vhost => $V));
+    is($a->{REWRITE_SAW} // '', 'admin', 'vars: RewriteCond expr sees MTLS_USER and MTLS_GROUPS');
+    my $b = env_of(GET_as(bob => uniq('/vars/rewrite'), vhost => $V));
+    is($b->{MTLS_USER} // '', 'bob', 'vars: bob is bob there');
+    ok(!exists $b->{REWRITE_SAW}, 'vars: ... and RewriteCond expr does not match him');
 }
 # ... and keep the others: set before ours (SetEnvIf) and after (mod_ssl)
 {
