@@ -471,11 +471,14 @@ static const char *part_value(apr_pool_t *p, const part_t *part,
     case P_CERT_EXACT:
         v = mtls_ldap_cert_exact(p, c);
         break;
+    /* A name with a part that cannot be decoded has no value at all, as
+     * {subject} and {issuer}: the attributes that remain would spell
+     * another, shorter name. */
     case P_ISSUER_AD:
-        v = mtls_ldap_ad_dn(p, c->issuer_avas);
+        v = c->issuer ? mtls_ldap_ad_dn(p, c->issuer_avas) : NULL;
         break;
     case P_SUBJECT_AD:
-        v = mtls_ldap_ad_dn(p, c->subject_avas);
+        v = c->subject ? mtls_ldap_ad_dn(p, c->subject_avas) : NULL;
         break;
     case P_SERIAL_AD:
         v = c->serial ? mtls_ldap_ad_serial(p, c->serial) : NULL;

@@ -165,6 +165,26 @@ static void test_group(apr_pool_t *p)
     CHECK_STR(mtls_ldapfilter_render(p, f, NULL, NULL, "uid=a,o=Lab"), NULL);
 }
 
+/* A name with a part that cannot be decoded (a NUL in its CN) has no AD
+ * form: the parts left would be another name ("O=Lab" alone). */
+static void test_undecodable(apr_pool_t *p, EVP_PKEY *key)
+{
+    X509 *x = unit_cert_raw_cn(key, V_ASN1_UTF8STRING, "admin\0.evil", 11);
+    mtls_cert_t *c = NULL;
+    const char *err = NULL;
+
+    CHECK_INT(mtls_cert_from_x509(p, x, &c, &err), APR_SUCCESS);
+    if (c) {
+        CHECK(c->subject == NULL);
+        CHECK_STR(render(p, "(a=X509:<S>{subject!ad})", c, NULL), NULL);
+        CHECK_STR(render(p, "(a=X509:<I>{issuer!ad}<SR>{serial!ad})", c,
+                         NULL), NULL);
+        /* (the serial alone still renders: it is not a name) */
+        CHECK(render(p, "(a={serial!ad})", c, NULL) != NULL);
+    }
+    X509_free(x);
+}
+
 void test_ldapfilter(apr_pool_t *p)
 {
     EVP_PKEY *key = unit_key();
@@ -182,5 +202,6 @@ void test_ldapfilter(apr_pool_t *p)
     test_strength(p);
     test_group(p);
     X509_free(x);
+    test_undecodable(p, key);
     EVP_PKEY_free(key);
 }
