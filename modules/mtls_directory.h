@@ -10,26 +10,10 @@
 #include "http_config.h"
 #include "mtls_cert.h"
 #include "mtls_resolve.h"
+#include "mtls_dirfmt.h"   /* mtls_dir_answer_t */
 
 typedef struct mtls_directory_conf_t mtls_directory_conf_t;
 
-typedef enum {
-    MTLS_DIR_FOUND = 0,     /* one entry */
-    MTLS_DIR_NONE,          /* no entry (or a placeholder without value) */
-    MTLS_DIR_DOWN           /* the directory could not answer */
-} mtls_dir_outcome_e;
-
-/* What the directory says about one certificate. */
-typedef struct {
-    mtls_dir_outcome_e outcome;
-    const char *user;              /* the entry's naming attribute */
-    const char *dn;
-    int strong;                    /* the user filter's strength */
-    apr_array_header_t *groups;    /* names, no duplicates */
-    apr_time_t expires;            /* ask again from then on */
-    int from_cache;                /* no directory I/O was done */
-    int stale;                     /* past its TTL, served in an outage */
-} mtls_dir_answer_t;
 
 /**
  * Ask the directory configured by @p conf (cache first) about @p cert,

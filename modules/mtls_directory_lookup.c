@@ -55,76 +55,6 @@ static const char *cache_key(apr_pool_t *p, const mtls_directory_conf_t *c,
     return key;
 }
 
-/* Serialised answer: NUL-separated "F|N", fetch time, strength, user, dn,
- * then the groups.  Values never hold a NUL (dropped when read). */
-static const char *serialise(apr_pool_t *p, const mtls_dir_answer_t *a,
-                             apr_time_t fetched, apr_size_t *len)
-{
-    struct iovec *v;
-    const char *head[5];
-    int i, n = 5 + (a->groups ? a->groups->nelts : 0);
-    char *out, *o;
-
-    head[0] = a->outcome == MTLS_DIR_FOUND ? "F" : "N";
-    head[1] = apr_psprintf(p, "%" APR_TIME_T_FMT, fetched);
-    head[2] = a->strong ? "1" : "0";
-    head[3] = a->user ? a->user : "";
-    head[4] = a->dn ? a->dn : "";
-    v = apr_palloc(p, sizeof(*v) * n);
-    *len = 0;
-    for (i = 0; i < n; i++) {
-        const char *s = i < 5 ? head[i]
-                              : APR_ARRAY_IDX(a->groups, i - 5, const char *);
-        v[i].iov_base = (void *)s;
-        v[i].iov_len = strlen(s) + 1;
-        *len += v[i].iov_len;
-    }
-    out = o = apr_palloc(p, *len);
-    for (i = 0; i < n; i++) {
-        memcpy(o, v[i].iov_base, v[i].iov_len);
-        o += v[i].iov_len;
-    }
-    return out;
-}
-
-static int deserialise(apr_pool_t *p, const char *v, apr_size_t len,
-                       mtls_dir_answer_t *a, apr_time_t *fetched)
-{
-    const char *end = v + len, *s = v;
-    const char *head[5];
-    char *e;
-    int i;
-
-    if (!len || v[len - 1] != '\0') {
-        return 0;
-    }
-    for (i = 0; i < 5; i++) {
-        if (s >= end) {
-            return 0;
-        }
-        head[i] = s;
-        s += strlen(s) + 1;
-    }
-    if (strcmp(head[0], "F") && strcmp(head[0], "N")) {
-        return 0;
-    }
-    *fetched = (apr_time_t)apr_strtoi64(head[1], &e, 10);
-    if (*e || *fetched <= 0) {
-        return 0;
-    }
-    memset(a, 0, sizeof(*a));
-    a->outcome = *head[0] == 'F' ? MTLS_DIR_FOUND : MTLS_DIR_NONE;
-    a->strong = *head[2] == '1';
-    a->user = *head[3] ? apr_pstrdup(p, head[3]) : NULL;
-    a->dn = *head[4] ? apr_pstrdup(p, head[4]) : NULL;
-    a->groups = apr_array_make(p, 8, sizeof(const char *));
-    while (s < end) {
-        APR_ARRAY_PUSH(a->groups, const char *) = apr_pstrdup(p, s);
-        s += strlen(s) + 1;
-    }
-    return 1;
-}
-
 /* ---- asking the directory ------------------------------------------- */
 
 static mtls_ldap_pool_t *pool_for(request_rec *r, mtls_dir_runtime_t *rt,
@@ -245,10 +175,13 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
         apr_status_t rv;
         key = cache_key(r->pool, c, cert, user, sid_trusted);
         rv = mtls_cache_get(rt->cache, r->server, key, p, &v, &len, &kept);
-        if (rv == APR_SUCCESS && deserialise(p, v, len, &cached, &fetched)) {
+        if (rv == APR_SUCCESS
+            && mtls_dirfmt_read(p, v, len, &cached, &fetched)) {
             apr_interval_time_t ttl = mtls_dir_ttl(c, cached.outcome
                                                 == MTLS_DIR_FOUND);
-            if (now - fetched < ttl && fetched <= now + apr_time_from_sec(5)) {
+            mtls_dirfmt_age_e age = mtls_dirfmt_age(now, fetched, ttl,
+                                                    mtls_dir_max_stale(c));
+            if (age == MTLS_DIRFMT_FRESH) {
                 /* fresh for this scope: this process may keep it (a
                  * remote cache's front) for as long as it stays so */
                 if (!kept) {
@@ -260,9 +193,18 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
                 mtls_metrics_cache(MTLS_CACHE_HIT);
                 return;
             }
-            have_stale = now - fetched < ttl + mtls_dir_max_stale(c);
+            have_stale = age == MTLS_DIRFMT_STALE;
         }
-        else if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        else if (rv == APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "MTLS2028: the %s cache gave an unreadable answer "
+                          "for sha256 %s (%" APR_SIZE_T_FMT " bytes): asking "
+                          "the directory", mtls_cache_name(rt->cache),
+                          cert->sha256, len);
+            mtls_metrics_cache(MTLS_CACHE_ERROR);
+            counted = 1;
+        }
+        else if (rv != APR_NOTFOUND) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
                           "MTLS2024: the %s cache could not be read",
                           mtls_cache_name(rt->cache));
@@ -299,7 +241,7 @@ void mtls_directory_lookup(request_rec *r, const mtls_directory_conf_t *c,
     out->expires = now + mtls_dir_ttl(c, out->outcome == MTLS_DIR_FOUND);
     if (rt->cache) {
         apr_status_t rv;
-        v = serialise(r->pool, out, now, &len);
+        v = mtls_dirfmt_write(r->pool, out, now, &len);
         rv = mtls_cache_put(rt->cache, r->server, key,
                             out->expires + mtls_dir_max_stale(c), v, len, r->pool);
         /* the new answer replaces what this process kept (its front) */

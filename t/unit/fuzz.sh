@@ -16,14 +16,15 @@ CC=${FUZZ_CC:-clang}
 OUT=t/build/fuzz
 PURE="modules/mtls_cert.c modules/mtls_cert_twins.c modules/mtls_dn.c modules/mtls_field.c \
       modules/mtls_rule.c modules/mtls_match.c modules/mtls_filefmt.c \
-      modules/mtls_ldapfilter.c modules/mtls_fwdfmt.c modules/mtls_fwd.c modules/mtls_lru.c modules/mtls_certcache.c"
+      modules/mtls_ldapfilter.c modules/mtls_fwdfmt.c modules/mtls_fwd.c modules/mtls_lru.c modules/mtls_certcache.c \
+      modules/mtls_dirfmt.c"
 CFLAGS="-std=gnu99 -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -Imodules -It/unit $(apr-1-config --cflags --cppflags --includes)"
 LIBS="$(apr-1-config --link-ld --libs) -lssl -lcrypto -lpcre2-8"
 
 mkdir -p "$OUT"
-[ -n "${FUZZ_NO_BUILD:-}" ] || for t in dn filefmt cert ldapfilter fwd; do
+[ -n "${FUZZ_NO_BUILD:-}" ] || for t in dn filefmt cert ldapfilter fwd dirfmt; do
     echo "building fuzz_$t"
     # shellcheck disable=SC2086
     $CC $CFLAGS -o "$OUT/fuzz_$t" t/unit/fuzz/fuzz_$t.c t/unit/fuzz_targets.c t/unit/fuzz_fwd.c \
@@ -32,7 +33,7 @@ done
 [ -n "${FUZZ_BUILD_ONLY:-}" ] && exit 0
 
 status=0
-for t in dn filefmt cert ldapfilter fwd; do
+for t in dn filefmt cert ldapfilter fwd dirfmt; do
     [ -n "$ONLY" ] && [ "$ONLY" != "$t" ] && continue
     mkdir -p "$OUT/$t"
     echo "running fuzz_$t for ${SECS}s"

@@ -19,6 +19,7 @@
 #include "mtls_match.h"
 #include "mtls_filefmt.h"
 #include "mtls_ldapfilter.h"
+#include "mtls_dirfmt.h"
 
 #define FAIL(...) do { \
     fprintf(stderr, "fuzz property: " __VA_ARGS__); \
@@ -481,6 +482,62 @@ int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size)
         mtls_ldap_ad_serial(p, serial);
     }
 leave:
+    apr_pool_destroy(p);
+    return rc;
+}
+
+/* ---- cached directory answers --------------------------------------- */
+
+static int same_answer(const mtls_dir_answer_t *a, const mtls_dir_answer_t *b)
+{
+    int i;
+
+    if (a->outcome != b->outcome || a->strong != b->strong
+        || strcmp(a->user ? a->user : "", b->user ? b->user : "")
+        || strcmp(a->dn ? a->dn : "", b->dn ? b->dn : "")
+        || a->groups->nelts != b->groups->nelts) {
+        return 0;
+    }
+    for (i = 0; i < a->groups->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a->groups, i, const char *),
+                   APR_ARRAY_IDX(b->groups, i, const char *))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int mtls_fuzz_dirfmt(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p;
+    mtls_dir_answer_t a, b;
+    apr_time_t t = 0, t2 = 0;
+    apr_size_t len;
+    const char *v;
+    char *copy;
+    int rc = 0;
+
+    apr_pool_create(&p, NULL);
+    /* (a copy of exactly @p size bytes: reading past it is a bug ASan
+     * sees) */
+    copy = malloc(size ? size : 1);
+    memcpy(copy, data, size);
+    if (mtls_dirfmt_read(p, copy, size, &a, &t)) {
+        /* what reads is an answer that writes and reads back alike */
+        if (t <= 0) {
+            FAIL("dirfmt: fetch time %" APR_TIME_T_FMT " read", t);
+        }
+        v = mtls_dirfmt_write(p, &a, t, &len);
+        if (!mtls_dirfmt_read(p, v, len, &b, &t2) || t2 != t
+            || !same_answer(&a, &b)) {
+            FAIL("dirfmt: an answer read does not write and read back");
+        }
+        /* and every shorter prefix of it is no answer */
+        if (len > 1 && mtls_dirfmt_read(p, v, len - 1, &b, &t2)) {
+            FAIL("dirfmt: a prefix of an answer read as one");
+        }
+    }
+    free(copy);
     apr_pool_destroy(p);
     return rc;
 }

@@ -37,4 +37,8 @@ int mtls_fuzz_ldapfilter(const uint8_t *data, size_t size);
  *  (fuzz_fwd.c). */
 int mtls_fuzz_fwd(const uint8_t *data, size_t size);
 
+/** Cached directory answers as a cache server hands them back: what
+ *  reads writes and reads back alike, no prefix of it reads. */
+int mtls_fuzz_dirfmt(const uint8_t *data, size_t size);
+
 #endif /* MTLS_FUZZ_TARGETS_H */

@@ -43,6 +43,7 @@ int main(int argc, const char *const *argv)
     test_ldapfilter(p);
     test_fwd(p);
     test_lru(p);
+    test_dirfmt(p);
     test_certcache(p);
     test_mergecache(p);
     test_crl(p);

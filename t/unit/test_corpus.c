@@ -17,6 +17,7 @@ static const struct {
     { "cert", mtls_fuzz_cert },
     { "ldapfilter", mtls_fuzz_ldapfilter },
     { "fwd", mtls_fuzz_fwd },
+    { "dirfmt", mtls_fuzz_dirfmt },
     { NULL, NULL }
 };
 

@@ -70,6 +70,7 @@ void test_hdrfmt(apr_pool_t *p);
 void test_ldapfilter(apr_pool_t *p);
 void test_fwd(apr_pool_t *p);
 void test_lru(apr_pool_t *p);
+void test_dirfmt(apr_pool_t *p);
 void test_certcache(apr_pool_t *p);
 void test_mergecache(apr_pool_t *p);
 void test_crl(apr_pool_t *p);
