@@ -309,7 +309,10 @@ static const char *decode_xfcc(apr_pool_t *p, const char *value,
     int i;
 
     /* Each proxy on the way appends one element: the last one is the
-     * hop in front of us, the one we trust. */
+     * hop in front of us, the one we trust, even when it is empty (an
+     * empty one, or a trailing ',' from a header line the proxy added
+     * empty, means it has no certificate: never an earlier element, which
+     * the client may have written). */
     while (*s) {
         const char *el = xfcc_item(p, &s, ',', &err);
         if (!el) {
@@ -318,11 +321,12 @@ static const char *decode_xfcc(apr_pool_t *p, const char *value,
         while (is_ows(*el)) {
             el++;
         }
-        if (*el) {
-            last = el;
-        }
+        last = el;
     }
-    if (!last) {
+    if (s > value && s[-1] == ',') {
+        last = "";            /* "...," : the hop's own element is empty */
+    }
+    if (!last || !*last) {
         return NULL;
     }
     s = last;

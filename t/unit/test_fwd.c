@@ -307,6 +307,16 @@ static void test_formats(apr_pool_t *p, blob_t leaf, blob_t inter,
                      NULL, &c, &err), 0);
     CHECK_INT(decode(p, MTLS_FWD_XFCC, "By=x;Subject=\"CN=a,O=b\"", NULL, &c,
                      &err), 0);
+    /* The hop's own element empty (a header line it added empty, merged
+     * as ", "): no certificate, never the element before, which a client
+     * may have sent. */
+    CHECK_INT(decode(p, MTLS_FWD_XFCC, apr_pstrcat(p, "Cert=\"",
+                     urlenc(p, leaf_pem), "\", ", NULL), NULL, &c, &err), 0);
+    CHECK_INT(decode(p, MTLS_FWD_XFCC, apr_pstrcat(p, "Cert=\"",
+                     urlenc(p, leaf_pem), "\",", NULL), NULL, &c, &err), 0);
+    CHECK_INT(decode(p, MTLS_FWD_XFCC, apr_pstrcat(p, "Cert=\"",
+                     urlenc(p, leaf_pem), "\", \t", NULL), NULL, &c, &err),
+              0);
     CHECK_INT(decode(p, MTLS_FWD_XFCC, "Hash=1;Cert=\"abc", NULL, &c, &err),
               -1);
     CHECK_HAS(err, "unterminated");
