@@ -65,6 +65,7 @@ typedef struct {
 
 struct mtls_req_identity {
     const mtls_peer_t *peer;
+    const void *peer_proxy;      /* the proxy settings peer was found under */
     const mtls_identity_t *id;
     const void *dir_conf;        /* the configuration id was resolved for */
     int kept;                    /* id's outcome is remembered */
@@ -263,31 +264,46 @@ static int plain_connection(request_rec *r)
     return !ap_ssl_conn_is_ssl(c);
 }
 
-const mtls_peer_t *mtls_peer_get(request_rec *r)
+/* The peer of @p r under its scope's proxy settings, kept with them
+ * for the request; @p kept is 0 when it holds only for now. */
+static const mtls_peer_t *peer_get(request_rec *r,
+                                   struct mtls_req_identity *ri, int *kept)
 {
-    struct mtls_req_identity *ri = req_identity(r, 1);
+    const mtls_proxy_conf_t *pc = mtls_dir_conf(r)->proxy;
+    const mtls_peer_t *tls = &plain_peer, *peer;
     mtls_conn_state_t *cs;
 
-    if (!ri->peer) {
-        const mtls_peer_t *tls = &plain_peer;
-        if (!plain_connection(r)) {
-            cs = state_of(r);
-            LOCK(r, cs);
-            tls = peer_locked(r, cs);
-            UNLOCK(r, cs);
-        }
-        /* A certificate forwarded by a trusted proxy is this request's
-         * alone: the next request on the connection may be another
-         * client's. */
-        ri->peer = mtls_proxy_peer(r, mtls_dir_conf(r)->proxy, tls);
-        if (!ri->peer) {
-            ri->peer = tls;
-        }
-        /* Forwarded or direct, a certificate that has expired since it
-         * was verified gives no identity. */
-        ri->peer = mtls_peer_still_valid(r, ri->peer);
+    *kept = 1;
+    if (ri->peer && ri->peer_proxy == pc) {
+        return ri->peer;
     }
-    return ri->peer;
+    if (!plain_connection(r)) {
+        cs = state_of(r);
+        LOCK(r, cs);
+        tls = peer_locked(r, cs);
+        UNLOCK(r, cs);
+    }
+    /* A certificate forwarded by a trusted proxy is this request's
+     * alone: the next request on the connection may be another
+     * client's. */
+    if (!(peer = mtls_proxy_peer(r, pc, tls, kept))) {
+        peer = tls;
+    }
+    /* Forwarded or direct, a certificate that has expired since it was
+     * verified gives no identity. */
+    peer = mtls_peer_still_valid(r, peer);
+    if (*kept) {
+        ri->peer = peer;
+        ri->peer_proxy = pc;
+    }
+    return peer;
+}
+
+const mtls_peer_t *mtls_peer_get(request_rec *r)
+{
+    int kept;
+
+    return peer_get(r, req_identity(r, 1), &kept);
 }
 
 /* Put the current contents of @p w (if set) into @p slot. */
@@ -575,6 +591,7 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     const mtls_peer_t *peer;
     mtls_identity_t *id;
     const char *how;
+    int kept;
 
     if (ri->id && ri->dir_conf == dc) {
         return ri->id;
@@ -583,7 +600,7 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
         *ri = *req_identity(r->main, 0);
         return ri->id;
     }
-    peer = mtls_peer_get(r);
+    peer = peer_get(r, ri, &kept);
     id = apr_pcalloc(r->pool, sizeof(*id));
     id->peer = peer;
     ri->kept = 0;
@@ -612,8 +629,12 @@ const mtls_identity_t *mtls_identity_get(request_rec *r)
     if (APLOGrdebug(r)) {
         log_identity(r, id, how);
     }
-    ri->id = id;
-    ri->dir_conf = dc;
+    if (kept) {
+        ri->id = id;
+        ri->dir_conf = dc;
+    }
+    /* (else the peer holds only for now: a forwarded certificate not
+     * read yet; the next ask, after the header parser, has it) */
     return id;
 }
 

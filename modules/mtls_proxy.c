@@ -67,7 +67,7 @@ void mtls_proxy_warn_untrusted(request_rec *r, warn_e kind,
                   apr_atomic_xchg32(&suppressed[kind], 0));
 }
 
-static int addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
+int mtls_proxy_addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
 {
     conn_rec *c = r->connection->master ? r->connection->master
                                         : r->connection;
@@ -99,12 +99,13 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
     if (!pc || !pc->header) {
         return DECLINED;
     }
-    trusted = addr_trusted(r, pc);
+    trusted = mtls_proxy_addr_trusted(r, pc);
     if (trusted && !r->prev) {
         struct mtls_req_proxy *rp = req_proxy(r, 1);
         rp->stashed = 1;
         st = &rp->stash;
         st->trusted_addr = 1;
+        st->pc = pc;
     }
     arr = apr_table_elts(r->headers_in);
     elts = (const apr_table_entry_t *)arr->elts;

@@ -39,11 +39,14 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc);
  * trusted proxy that forwarded nothing gives a peer without certificate
  * whose hint names the setting to check.  Forwarded certificates are
  * verified once and then remembered, by their hash, in a per-process
- * LRU.
+ * LRU.  @p keep is set to 0 when the answer holds only for now: the
+ * proxy is trusted here but its header has not been read yet (an
+ * expression evaluated before the header parser); the peer is then one
+ * without certificate, never the connection's own.
  */
 const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                                    const mtls_proxy_conf_t *pc,
-                                   const mtls_peer_t *tls);
+                                   const mtls_peer_t *tls, int *keep);
 
 /**
  * What was remembered with the forwarded certificate of @p r under

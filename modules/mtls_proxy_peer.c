@@ -162,9 +162,24 @@ static int cache_key(const mtls_proxy_conf_t *pc, const stash_t *st,
     return n;
 }
 
+/* Whether @p st (read under its settings) holds what @p pc reads: the
+ * same header names. */
+static int same_headers(const stash_t *st, const mtls_proxy_conf_t *pc)
+{
+    const mtls_proxy_conf_t *at = st->pc;
+
+    if (at == pc) {
+        return 1;
+    }
+    return !strcasecmp(at->header, pc->header)
+           && (at->chain_header == pc->chain_header
+               || (at->chain_header && pc->chain_header
+                   && !strcasecmp(at->chain_header, pc->chain_header)));
+}
+
 const mtls_peer_t *mtls_proxy_peer(request_rec *r,
                                    const mtls_proxy_conf_t *pc,
-                                   const mtls_peer_t *tls)
+                                   const mtls_peer_t *tls, int *keep)
 {
     struct mtls_req_proxy *rp;
     const stash_t *st;
@@ -176,13 +191,22 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     const char *err;
     apr_time_t expires;
 
-    if (!pc || !pc->header || !(rp = mtls_proxy_find_stash(r))
-        || !(st = &rp->stash)->trusted_addr) {
+    *keep = 1;
+    if (!pc || !pc->header) {
+        return NULL;
+    }
+    rp = mtls_proxy_find_stash(r);
+    st = rp ? &rp->stash : NULL;
+    /* Trusted here, under this scope's MTLSTrustedProxy: a subrequest or
+     * internal redirect into a scope that trusts fewer peers must not
+     * take the first scope's word for it. */
+    if (!(st && st->pc == pc ? st->trusted_addr
+                             : mtls_proxy_addr_trusted(r, pc))) {
         return NULL;
     }
     if (pc->pins) {
         if (!pinned(pc, tls)) {
-            if (st->value) {
+            if (st && st->value) {
                 mtls_proxy_warn_untrusted(r, WARN_PIN, pc->header,
                                           "whose TLS client certificate is "
                                           "not pinned by MTLSTrustedProxy");
@@ -190,10 +214,11 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
             }
             return NULL;
         }
-        /* The certificate on this hop is the proxy's own, not a client's. */
+        /* The certificate on this hop is the proxy's own, not a client's:
+         * from here on, never the answer. */
     }
     else if (tls->state != MTLS_PEER_NONE) {
-        if (st->value) {
+        if (st && st->value) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "MTLS5002: a direct TLS client certificate and a "
                           "forwarded one (%s) came with this request; the "
@@ -202,13 +227,26 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
         }
         return NULL;
     }
+    if (!st || !same_headers(st, pc)) {
+        /* A peer this scope trusts, whose header was not read for it:
+         * asked before the header parser ran (an expression in server
+         * context or in <If>: not kept, asked again later), or the
+         * request's first scope reads another header. */
+        *keep = st != NULL;
+        return no_cert_peer(r, pc, apr_psprintf(r->pool, "is trusted "
+                                                "here, but its %s header "
+                                                "was not read for this "
+                                                "request", pc->header));
+    }
     if (!st->value) {
         mtls_proxy_set_counted(r, rp, MTLS_FWD_NONE);
         return no_cert_peer(r, pc, apr_psprintf(r->pool, "sent no %s header",
                                                 pc->header));
     }
     if (!cache) {
-        return NULL;
+        /* (child_init said so: refused, never the connection's peer) */
+        return bad_peer(r->pool, "the cache of forwarded certificates "
+                        "could not be created");
     }
     nparts = cache_key(pc, st, &head, parts);
     if (!(e = mtls_lru_get_parts(cache, parts, nparts,

@@ -41,6 +41,7 @@ struct mtls_proxy_conf_t {
  * peer's address is trusted, and the raw values it sent. */
 typedef struct {
     int trusted_addr;
+    const mtls_proxy_conf_t *pc;   /* the settings it was read under */
     const char *value;
     const char *chain;
 } stash_t;
@@ -121,6 +122,10 @@ static APR_INLINE void mtls_proxy_set_counted(request_rec *r,
     }
     rp->counted = 1 + (int)result;
 }
+
+/** Whether the peer of @p r is a proxy @p pc trusts by its address (or
+ *  by certificate alone, when @p pc pins without addresses). */
+int mtls_proxy_addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc);
 
 /** Register the per-process cache of forwarded peers. */
 void mtls_proxy_peer_register_hooks(apr_pool_t *p);

@@ -66,7 +66,7 @@ my @spellings = ('Client-Cert', ':client-cert', ':CLIENT-CERT', ':Client_Cert',
                  ':client_cert', ':CLIENT_CERT');
 
 plan tests => 2 * @certs * @paths + 3 * @bad + 3 * @garbage + 4 + 3
-    + 3 * @spellings + 2 + 3 + 3 + 6 + 3 + 3 * 2 + 1 + 2;
+    + 3 * @spellings + 2 + 3 + 3 + 2 + 6 + 3 + 3 + 3 * 2 + 1 + 2;
 
 # 1. Through HAProxy and through nginx: the same decisions, identities and
 #    variables as a direct TLS connection, for every certificate and
@@ -166,6 +166,12 @@ cmp_ok(scalar(log_wait($mark, qr/MTLS5001:/, 1)), '<', 6,
 {
     my $res = get(tls_ua('alice'), hap(uniq('/untrusting')));
     is(json_of($res)->{reason} // '', 'no-certificate', 'MTLSTrustedProxy none in a location: the header is not read');
+    my $mark = log_mark();
+    $res = get(tls_ua('alice'), hap(uniq('/to-untrusting')));
+    is(json_of($res)->{reason} // '', 'no-certificate',
+       'an internal redirect from a trusting scope into it: not read there either');
+    ok(scalar(log_wait($mark, qr{MTLS0401: denied: reason=no-certificate .*uri=/untrusting/redirected})),
+       '... (refused in the redirected request)');
     $res = get(tls_ua('alice'), hap(uniq('/open')));
     is($res->header('X-Seen-Fwd') // 'missing', '[][][][][][]', 'via HAProxy: handlers do not see the header');
     $res = get(tls_ua('alice'), hap(uniq('/backend/')));
@@ -189,6 +195,15 @@ cmp_ok(scalar(log_wait($mark, qr/MTLS5001:/, 1)), '<', 6,
        'trusted address, no certificate, a pin required: no identity');
     ok(scalar(log_wait($mark, qr/MTLS5001: .*whose TLS client certificate is not pinned/)),
        'the unpinned peer is warned about (rate-limited)');
+    # asked early (<If>), before the header is read: the pinned proxy's
+    # own certificate never stands in for the client, then or later
+    my $hop = tls_ua('proxyhop', local => '127.0.0.2');
+    is($u->(get($hop, fwdt(uniq('/p/early')))), 'no-certificate',
+       'pinned proxy, no forwarded certificate, identity asked early: not the proxy\'s own');
+    is($u->(get($hop, fwdt(uniq('/p/early')), 'Client-Cert' => $alice)), 'alice',
+       'pinned proxy, identity asked early: the forwarded client, alice');
+    is($u->(get($hop, fwdt(uniq('/p/verified')), 'Client-Cert' => $alice)), 'alice',
+       'pinned proxy: alice (without an early ask)');
 }
 {
     my $mark = log_mark();
