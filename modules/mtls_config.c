@@ -120,6 +120,8 @@ void *mtls_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 
     sc->reload_interval = MERGE_INT(reload_interval);
     sc->headers = mtls_headers_merge_srv(p, base->headers, add->headers);
+    sc->proxy_names = mtls_proxy_names_merge(p, base->proxy_names,
+                                             add->proxy_names);
     return sc;
 }
 

@@ -42,6 +42,8 @@ typedef struct {
 typedef struct {
     apr_interval_time_t reload_interval;
     mtls_hdr_srv_t *headers;           /* names stripped host-wide, or NULL */
+    struct mtls_proxy_names_t *proxy_names;   /* forwarded-certificate
+                                        * header names of the host, or NULL */
 } mtls_srv_conf_t;
 
 #define MTLS_SET_MAP   1

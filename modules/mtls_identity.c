@@ -800,8 +800,10 @@ void mtls_identity_keep_put(request_rec *r, const mtls_identity_t *id,
 static int scrub_forwarded(request_rec *r)
 {
     const mtls_dir_conf_t *dc = mtls_dir_conf(r);
+    const mtls_srv_conf_t *sc = ap_get_module_config(r->server->module_config,
+                                                     &mtls_authz_module);
 
-    return mtls_proxy_scrub(r, dc ? dc->proxy : NULL);
+    return mtls_proxy_scrub(r, dc ? dc->proxy : NULL, sc->proxy_names);
 }
 
 void mtls_identity_register_hooks(apr_pool_t *p)

@@ -85,7 +85,57 @@ int mtls_proxy_addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
     return 0;
 }
 
-int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
+/* Whether @p lc is one of @p pc's own names (which the scope reads). */
+static int own_name(const mtls_proxy_conf_t *pc, const char *lc)
+{
+    return pc && pc->header
+           && (!strcmp(lc, pc->header_lc)
+               || (pc->chain_lc && !strcmp(lc, pc->chain_lc)));
+}
+
+/* Remove from @p r, unread, every header of @p all that is not one of
+ * @p pc's: the host's other forwarded-certificate names, in a scope that
+ * does not read them (a backend there must not get them either). */
+static void remove_others(request_rec *r, const mtls_proxy_names_t *all,
+                          const mtls_proxy_conf_t *pc)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *elts = (const apr_table_entry_t *)arr->elts;
+    const char *gone[8];
+    int i, j, ngone = 0, others = 0;
+
+    for (j = 0; j < all->lc->nelts; j++) {
+        others += !own_name(pc, APR_ARRAY_IDX(all->lc, j, const char *));
+    }
+    if (!others) {
+        return;            /* (the usual case: the scope reads them all) */
+    }
+    for (i = 0; i < arr->nelts; i++) {
+        if (!elts[i].key || !all->first[(unsigned char)elts[i].key[0]]) {
+            continue;
+        }
+        for (j = 0; j < all->lc->nelts; j++) {
+            const char *lc = APR_ARRAY_IDX(all->lc, j, const char *);
+            if (!own_name(pc, lc) && spelling(elts[i].key, lc)) {
+                if (ngone == 8) {
+                    /* (more than 8 such headers: remove these, look again) */
+                    break;
+                }
+                gone[ngone++] = elts[i].key;
+                break;
+            }
+        }
+    }
+    for (i = 0; i < ngone; i++) {
+        apr_table_unset(r->headers_in, gone[i]);
+    }
+    if (ngone == 8) {
+        remove_others(r, all, pc);
+    }
+}
+
+int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc,
+                     const mtls_proxy_names_t *all)
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *elts;
@@ -96,6 +146,9 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc)
     stash_t *st = NULL;
     int i, trusted;
 
+    if (all) {
+        remove_others(r, all, pc);
+    }
     if (!pc || !pc->header) {
         return DECLINED;
     }

@@ -15,6 +15,16 @@
 
 typedef struct mtls_proxy_conf_t mtls_proxy_conf_t;
 
+/* Every forwarded-certificate header name configured for a host
+ * (MTLSProxyCertHeader anywhere in it, or in the main server): removed
+ * from every request of the host, also in scopes that do not read them. */
+typedef struct mtls_proxy_names_t mtls_proxy_names_t;
+
+/** The names of @p base and of @p add (either may be NULL). */
+mtls_proxy_names_t *mtls_proxy_names_merge(apr_pool_t *p,
+                                           const mtls_proxy_names_t *base,
+                                           const mtls_proxy_names_t *add);
+
 /** Merge a scope's proxy settings into its parent's (either may be
  *  NULL): each setting made in @p add wins, the rest is inherited. */
 mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
@@ -25,11 +35,13 @@ mtls_proxy_conf_t *mtls_proxy_merge(apr_pool_t *p,
  * Remove the forwarded-certificate headers of @p pc (NULL: none
  * configured) from @p r in every spelling ('_' for '-', any case), and
  * keep a trusted proxy's values aside for mtls_proxy_peer; nobody else's
- * is even looked at (a rate-limited warning names the peer).  To be
+ * is even looked at (a rate-limited warning names the peer).  The other
+ * names of the host, @p all (may be NULL), are removed unread.  To be
  * called before any handler, proxy or module reads the request.
  * Returns DECLINED.
  */
-int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc);
+int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc,
+                     const mtls_proxy_names_t *all);
 
 /**
  * The peer whose certificate a trusted proxy forwarded for @p r, given

@@ -9,6 +9,8 @@
 #include "apr_network_io.h"
 #include "http_config.h"
 
+#include "mtls_config.h"
+
 /* The proxy settings of the directive's scope, made on first use.  Where
  * the per-directory record keeps them is the directive's cmd->info (an
  * offset, as for ap_set_string_slot): this unit does not depend on the
@@ -166,6 +168,64 @@ static void add_first(unsigned char first[256], const char *lc)
     }
 }
 
+/* ---- the names of the host ------------------------------------------ */
+
+static mtls_proxy_names_t *names_make(apr_pool_t *p)
+{
+    mtls_proxy_names_t *n = apr_pcalloc(p, sizeof(*n));
+
+    n->lc = apr_array_make(p, 2, sizeof(const char *));
+    return n;
+}
+
+static void names_add(mtls_proxy_names_t *n, const char *lc)
+{
+    int i;
+
+    for (i = 0; i < n->lc->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(n->lc, i, const char *), lc)) {
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(n->lc, const char *) = lc;
+    add_first(n->first, lc);
+}
+
+mtls_proxy_names_t *mtls_proxy_names_merge(apr_pool_t *p,
+                                           const mtls_proxy_names_t *base,
+                                           const mtls_proxy_names_t *add)
+{
+    mtls_proxy_names_t *n;
+    int i;
+
+    if (!base || !add) {
+        return (mtls_proxy_names_t *)(add ? add : base);
+    }
+    n = names_make(p);
+    for (i = 0; i < base->lc->nelts; i++) {
+        names_add(n, APR_ARRAY_IDX(base->lc, i, const char *));
+    }
+    for (i = 0; i < add->lc->nelts; i++) {
+        names_add(n, APR_ARRAY_IDX(add->lc, i, const char *));
+    }
+    return n;
+}
+
+/* Note @p pc's names among its host's, removed from all its requests. */
+static void host_names_add(cmd_parms *cmd, const mtls_proxy_conf_t *pc)
+{
+    mtls_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config,
+                                               &mtls_authz_module);
+
+    if (!sc->proxy_names) {
+        sc->proxy_names = names_make(cmd->pool);
+    }
+    names_add(sc->proxy_names, pc->header_lc);
+    if (pc->chain_lc) {
+        names_add(sc->proxy_names, pc->chain_lc);
+    }
+}
+
 const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dcv,
                                        const char *name, const char *format,
                                        const char *chain)
@@ -204,6 +264,7 @@ const char *mtls_cmd_proxy_cert_header(cmd_parms *cmd, void *dcv,
         }
         pc->first = first;
     }
+    host_names_add(cmd, pc);
     return NULL;
 }
 

@@ -37,6 +37,12 @@ struct mtls_proxy_conf_t {
     int depth;
 };
 
+struct mtls_proxy_names_t {
+    apr_array_header_t *lc;        /* of const char *, in lower case */
+    unsigned char first[256];      /* 1 for each first character of a
+                                      spelling of one of them */
+};
+
 /* What the header parser found for the initial request: whether the
  * peer's address is trusted, and the raw values it sent. */
 typedef struct {

@@ -66,7 +66,7 @@ my @spellings = ('Client-Cert', ':client-cert', ':CLIENT-CERT', ':Client_Cert',
                  ':client_cert', ':CLIENT_CERT');
 
 plan tests => 2 * @certs * @paths + 3 * @bad + 3 * @garbage + 4 + 3
-    + 3 * @spellings + 2 + 3 + 3 + 2 + 6 + 3 + 3 + 3 * 2 + 1 + 2;
+    + 3 * @spellings + 2 + 2 + 3 + 3 + 2 + 6 + 3 + 3 + 3 * 2 + 1 + 2;
 
 # 1. Through HAProxy and through nginx: the same decisions, identities and
 #    variables as a direct TLS connection, for every certificate and
@@ -155,6 +155,14 @@ cmp_ok(scalar(log_wait($mark, qr/MTLS5001:/, 1)), '<', 6,
                   'X-SSL-Client-Cert' => 'x', ':x_ssl_client_cert' => 'y');
     is($res->content, $nothing,
        'untrusted, nginx header names: the backend sees nothing');
+    # a name the host reads in another location only (/traefik-style):
+    # removed here too, from a trusted proxy as from anyone
+    for my $from ('127.0.0.1', '127.0.0.2') {
+        $res = get(plain_ua($from), fwdh(uniq('/backend/')),
+                   'X-Forwarded-Tls-Client-Cert' => 'x', ':x_forwarded_tls_client_cert' => 'y');
+        is($res->content, $nothing,
+           "from $from, a forwarded-certificate name of another location: the backend sees nothing");
+    }
     # a trusted proxy's '_' spelling is removed and not read either
     $res = get(plain_ua('127.0.0.2'), fwdh(uniq('/p/verified')), ':Client_Cert' => $alice);
     is(json_of($res)->{reason} // '', 'no-certificate', "trusted proxy, Client_Cert: not read");
