@@ -109,8 +109,13 @@ mtls_ldap_result_e mtls_dir_find_groups(request_rec *r,
         if (res != MTLS_LDAP_OK) {
             return res;
         }
-        frontier = apr_array_make(r->pool, dns->nelts + 1,
-                                  sizeof(const char *));
+        /* The next level looks for groups holding the ones found here;
+         * after the first search, also those memberOf named (the search
+         * finds them again, already seen: they must not drop out). */
+        if (depth > 0) {
+            frontier = apr_array_make(r->pool, dns->nelts + 1,
+                                      sizeof(const char *));
+        }
         for (i = 0; i < dns->nelts; i++) {
             const char *gdn = APR_ARRAY_IDX(dns, i, const char *);
             char *k = apr_pstrdup(r->pool, gdn);

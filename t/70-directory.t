@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest qw(:DEFAULT read_from);
 use Time::HiRes qw(sleep time);
 
-plan tests => 86;
+plan tests => 87;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -84,6 +84,9 @@ is(code(ldposix => '/ld/posix'), 200, 'memberUid (posixGroup) through the defaul
     $e = env(ldnested => '/ld/nested');
     is(join(',', sort split /, /, $e->{MTLS_GROUPS} // ''), 'n1,n2,n3',
        'nested groups with a cycle: each group once, the walk ends');
+    $e = env(ldnested => '/ld/nested-memberof');
+    is(join(',', sort split /, /, $e->{MTLS_GROUPS} // ''), 'n1,n2,n3',
+       'nested groups from memberOf and the search alike');
 }
 {
     my $r = req(ldmany => '/ld/many');

@@ -126,7 +126,8 @@ EOF
     person twin2 "mail: twin@lab.example"
     person victim "mail: victim@lab.example"
     person many "mail: many@lab.example"
-    person nested "mail: nested@lab.example"
+    person nested "mail: nested@lab.example" "objectClass: extensibleObject" \
+        "memberOf: cn=n1,$G"
     person ldgone "mail: ldgone@lab.example"
     person posix "mail: posix@lab.example"
     person alice "mail: alice@lab.example"
