@@ -496,6 +496,18 @@ static void user_entries(LDAP *ld, LDAPMessage *res, void *baton)
     }
 }
 
+/* A search base the directory does not have (a typo, a replica still
+ * loading, a bind DN that may not see it): not an answer about the user
+ * (no such user, no groups, which would be cached), but a directory that
+ * cannot answer. */
+static mtls_ldap_result_e no_base(apr_pool_t *p, const char *base,
+                                  const char **err)
+{
+    *err = apr_psprintf(p, "the search base %s does not exist (or the bind "
+                        "DN may not see it)", base);
+    return MTLS_LDAP_DOWN;
+}
+
 mtls_ldap_result_e mtls_ldap_find_user(mtls_ldap_pool_t *pool, apr_pool_t *p,
                                        const char *filter, int member_of,
                                        mtls_ldap_entry_t *out,
@@ -517,7 +529,7 @@ mtls_ldap_result_e mtls_ldap_find_user(mtls_ldap_pool_t *pool, apr_pool_t *p,
         return MTLS_LDAP_AMBIGUOUS;
     }
     if (rc == LDAP_NO_SUCH_OBJECT) {
-        return MTLS_LDAP_NONE;
+        return no_base(p, u->base, err);
     }
     if (rc != LDAP_SUCCESS) {
         return MTLS_LDAP_DOWN;
@@ -592,7 +604,7 @@ mtls_ldap_result_e mtls_ldap_find_groups(mtls_ldap_pool_t *pool,
     rc = pooled_search(pool, p, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0,
                        group_entries, &b, err);
     if (rc == LDAP_NO_SUCH_OBJECT) {
-        return MTLS_LDAP_OK;
+        return no_base(p, base, err);
     }
     if (rc == LDAP_SIZELIMIT_EXCEEDED) {
         /* Fail closed: a partial list is not the user's groups. */

@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest qw(:DEFAULT read_from);
 use Time::HiRes qw(sleep time);
 
-plan tests => 87;
+plan tests => 93;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -153,6 +153,16 @@ is(code(ldcert => '/ld/bind-exec'), 200, 'bind with exec:');
     is($r->header('X-MTLS-Deny'), 'directory-unavailable', '... reason directory-unavailable');
     ok(scalar(log_wait($m, qr/MTLS2026: .*bind as cn=reader,dc=lab,dc=example: Invalid credentials/)),
        '... and the error log says why');
+}
+
+# ---- a search base that does not exist: the directory cannot answer -------
+for my $where ('/ld/nobase-groups', '/ld/nobase-user') {
+    my $m = log_mark();
+    my $r = req(ldcert => $where);
+    is($r->code, 503, "$where: 503");
+    is($r->header('X-MTLS-Deny'), 'directory-unavailable', '... reason directory-unavailable');
+    ok(scalar(log_wait($m, qr/MTLS2026: .*the search base ou=nothere,dc=lab,dc=example does not exist/)),
+       '... and the error log names the base');
 }
 
 # ---- TLS and fail-over ----------------------------------------------------
