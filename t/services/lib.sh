@@ -63,10 +63,12 @@ stop_pidfile() {
     [ -f "$1" ] || return 0
     pid=$(cat "$1" 2>/dev/null)
     if [ -n "$pid" ]; then
-        kill -CONT "$pid" 2>/dev/null
-        kill "$pid" 2>/dev/null
+        # (|| true: under set -e, a process already gone must not end
+        # the caller before it stops the others)
+        kill -CONT "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
         i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-        kill -9 "$pid" 2>/dev/null
+        kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$1"
 }

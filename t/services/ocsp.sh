@@ -3,7 +3,7 @@
 # CA from its own database (t/pki/out/db/inter/index.txt), for
 # SSLOCSPEnable tests (t/71-ocsp.t).
 #   ocsp.sh start STATEDIR   prints MTLS_T_OCSP_PORT (the responder) and
-#                            MTLS_T_OCSP_DOWN_PORT (a port nobody answers)
+#                            MTLS_T_OCSP_DOWN_PORT (a port that refuses)
 #   ocsp.sh stop STATEDIR
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +15,23 @@ case $1 in
 start)
     command -v openssl >/dev/null || { echo "openssl is not installed" >&2; exit 1; }
     port=$(free_port)
-    down=$(free_port)
+    # The responder that is down: a port kept bound, never listened on, so
+    # a connection to it is refused for the whole run (a port merely free
+    # now may be taken by a server a later test starts, whose "400 Bad
+    # Request" is not an unreachable responder).
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+                                      Proto => "tcp") or die "bind: $!\n";
+        $| = 1; print $s->sockport, "\n"; close STDOUT; sleep 86400;' \
+        >"$STATE/ocsp-down.port" 2>"$STATE/ocsp-down.err" </dev/null &
+    echo $! > "$STATE/ocsp-down.pid"
+    i=0
+    until [ -s "$STATE/ocsp-down.port" ]; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { cat "$STATE/ocsp-down.err" >&2; exit 1; }
+        sleep 0.05
+    done
+    down=$(cat "$STATE/ocsp-down.port")
     openssl ocsp -index "$PKI/db/inter/index.txt" -CA "$PKI/inter.crt" \
         -rsigner "$PKI/inter.crt" -rkey "$PKI/inter.key" -nmin 60 \
         -host 127.0.0.1 -port "$port" -ignore_err \
@@ -35,6 +51,7 @@ start)
     ;;
 stop)
     stop_pidfile "$STATE/ocsp.pid"
+    stop_pidfile "$STATE/ocsp-down.pid"
     ;;
 *)
     echo "usage: ocsp.sh start|stop STATEDIR" >&2; exit 2 ;;
