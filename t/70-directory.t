@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest qw(:DEFAULT read_from);
 use Time::HiRes qw(sleep time);
 
-plan tests => 93;
+plan tests => 95;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -152,6 +152,13 @@ is(code(ldcert => '/ld/bind-exec'), 200, 'bind with exec:');
     is($r->code, 503, 'wrong bind password: 503');
     is($r->header('X-MTLS-Deny'), 'directory-unavailable', '... reason directory-unavailable');
     ok(scalar(log_wait($m, qr/MTLS2026: .*bind as cn=reader,dc=lab,dc=example: Invalid credentials/)),
+       '... and the error log says why');
+}
+{
+    my $m = log_mark();
+    my $r = req(ldcert => '/ld/bind-nopassword');
+    is($r->code, 503, 'a bind DN without its password: 503, no unauthenticated bind');
+    ok(scalar(log_wait($m, qr/MTLS2026: .*MTLSLDAPBindDN cn=reader,dc=lab,dc=example has no MTLSLDAPBindPassword/)),
        '... and the error log says why');
 }
 
