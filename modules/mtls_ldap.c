@@ -85,6 +85,8 @@ const char *mtls_ldap_url_parse(apr_pool_t *p, const char *text,
         hosts_end = s + strlen(s);
     }
     hosts = apr_pstrmemdup(p, s, hosts_end - s);
+    /* (at most one host per character: room enough) */
+    u->host_uris = apr_pcalloc(p, sizeof(char *) * (strlen(hosts) + 1));
     for (host = apr_strtok(hosts, " \t", &state); host;
          host = apr_strtok(NULL, " \t", &state)) {
         const char *colon = strrchr(host, ':');
@@ -99,6 +101,7 @@ const char *mtls_ldap_url_parse(apr_pool_t *p, const char *text,
         }
         u->uris = apr_pstrcat(p, u->uris ? u->uris : "", u->uris ? " " : "",
                               scheme, host, NULL);
+        u->host_uris[u->nhosts] = apr_pstrcat(p, scheme, host, NULL);
         u->nhosts++;
     }
     if (!u->nhosts) {
@@ -285,16 +288,16 @@ static const char *ldap_error(apr_pool_t *p, LDAP *ld, int rc, const char *what)
     return msg;
 }
 
-/* Open and bind @p c; on failure it stays closed. */
-static int conn_open(const mtls_ldap_settings_t *s, conn_t *c, apr_pool_t *p,
-                     const char **err)
+/* Open and bind @p c to the host @p uri; on failure it stays closed. */
+static int conn_open_host(const mtls_ldap_settings_t *s, const char *uri,
+                          conn_t *c, apr_pool_t *p, const char **err)
 {
     struct timeval tv = { s->timeout, 0 };
     int version = LDAP_VERSION3, rc, zero = 0;
     int demand = LDAP_OPT_X_TLS_DEMAND;
     struct berval cred;
 
-    rc = ldap_initialize(&c->ld, s->url->uris);
+    rc = ldap_initialize(&c->ld, uri);
     if (rc != LDAP_SUCCESS) {
         *err = ldap_error(p, NULL, rc, "ldap_initialize");
         c->ld = NULL;
@@ -345,6 +348,37 @@ static int conn_open(const mtls_ldap_settings_t *s, conn_t *c, apr_pool_t *p,
         return rc;
     }
     return LDAP_SUCCESS;
+}
+
+/* Open and bind @p c to the first host that takes it, in the URL's
+ * order: a host that cannot be reached, fails STARTTLS, is busy or will
+ * not bind is skipped (libldap itself moves on only when connecting
+ * fails).  A bind refused for its credentials is the same on every host:
+ * not tried again.  On failure @p err names each host's error. */
+static int conn_open(const mtls_ldap_settings_t *s, conn_t *c, apr_pool_t *p,
+                     const char **err)
+{
+    const char *all = NULL;
+    int i, rc = LDAP_SERVER_DOWN;
+
+    for (i = 0; i < s->url->nhosts; i++) {
+        const char *uri = s->url->host_uris[i];
+        rc = conn_open_host(s, uri, c, p, err);
+        if (rc == LDAP_SUCCESS) {
+            return rc;
+        }
+        if (s->url->nhosts > 1) {
+            all = apr_psprintf(p, "%s%s%s: %s", all ? all : "",
+                               all ? "; " : "", uri, *err ? *err : "?");
+        }
+        if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INAPPROPRIATE_AUTH) {
+            break;
+        }
+    }
+    if (all) {
+        *err = all;
+    }
+    return rc;
 }
 
 /* Errors after which the connection cannot be trusted again. */

@@ -18,6 +18,7 @@ typedef enum {
 /* A parsed MTLSLDAPURL. */
 typedef struct {
     const char *uris;        /* "ldap://h1:389 ldap://h2:389", libldap's list */
+    const char **host_uris;  /* the same, one URI per host, tried in turn */
     int nhosts;
     int ldaps;
     int starttls;

@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use MTLSTest qw(:DEFAULT read_from);
 use Time::HiRes qw(sleep time);
 
-plan tests => 95;
+plan tests => 97;
 
 my $V = 'mtls_ldap';
 my $seq = 0;
@@ -177,6 +177,12 @@ is(code(ldcert => '/ld/ldaps'), 200, 'ldaps:// with MTLSLDAPTrustedCA');
 is(code(ldcert => '/ld/starttls'), 200, 'STARTTLS with MTLSLDAPTrustedCA');
 is(code(ldcert => '/ld/ldaps-untrusted'), 503, 'ldaps:// to a server the CA does not vouch for: 503');
 is(code(ldcert => '/ld/failover'), 200, 'the first host refuses: the second answers');
+{
+    my $t0 = time;
+    is(code(ldcert => '/ld/failover-starttls'), 200,
+       'the first host connects but fails STARTTLS: the second answers');
+    cmp_ok(time - $t0, '<', 2, '... at once (the first host is not waited for)');
+}
 
 # ---- the cache --------------------------------------------------------------
 {
