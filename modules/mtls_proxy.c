@@ -85,6 +85,42 @@ int mtls_proxy_addr_trusted(request_rec *r, const mtls_proxy_conf_t *pc)
     return 0;
 }
 
+/* The names of headers to remove once the table has been looked
+ * through (removing while walking it would move its entries): nearly
+ * always one or two, so nothing is allocated unless more came. */
+typedef struct {
+    const char *few[4];
+    const char **names;
+    int n, room;
+} gone_t;
+
+static void gone_init(gone_t *g)
+{
+    g->names = g->few;
+    g->n = 0;
+    g->room = 4;
+}
+
+static void gone_add(apr_pool_t *p, gone_t *g, const char *key)
+{
+    if (g->n == g->room) {
+        const char **more = apr_palloc(p, 2 * g->room * sizeof(*more));
+        memcpy(more, g->names, g->room * sizeof(*more));
+        g->names = more;
+        g->room *= 2;
+    }
+    g->names[g->n++] = key;
+}
+
+static void gone_remove(request_rec *r, const gone_t *g)
+{
+    int i;
+
+    for (i = 0; i < g->n; i++) {
+        apr_table_unset(r->headers_in, g->names[i]);
+    }
+}
+
 /* Whether @p lc is one of @p pc's own names (which the scope reads). */
 static int own_name(const mtls_proxy_conf_t *pc, const char *lc)
 {
@@ -101,8 +137,8 @@ static void remove_others(request_rec *r, const mtls_proxy_names_t *all,
 {
     const apr_array_header_t *arr = apr_table_elts(r->headers_in);
     const apr_table_entry_t *elts = (const apr_table_entry_t *)arr->elts;
-    const char *gone[8];
-    int i, j, ngone = 0, others = 0;
+    gone_t gone;
+    int i, j, others = 0;
 
     for (j = 0; j < all->lc->nelts; j++) {
         others += !own_name(pc, APR_ARRAY_IDX(all->lc, j, const char *));
@@ -110,6 +146,7 @@ static void remove_others(request_rec *r, const mtls_proxy_names_t *all,
     if (!others) {
         return;            /* (the usual case: the scope reads them all) */
     }
+    gone_init(&gone);
     for (i = 0; i < arr->nelts; i++) {
         if (!elts[i].key || !all->first[(unsigned char)elts[i].key[0]]) {
             continue;
@@ -117,21 +154,12 @@ static void remove_others(request_rec *r, const mtls_proxy_names_t *all,
         for (j = 0; j < all->lc->nelts; j++) {
             const char *lc = APR_ARRAY_IDX(all->lc, j, const char *);
             if (!own_name(pc, lc) && spelling(elts[i].key, lc)) {
-                if (ngone == 8) {
-                    /* (more than 8 such headers: remove these, look again) */
-                    break;
-                }
-                gone[ngone++] = elts[i].key;
+                gone_add(r->pool, &gone, elts[i].key);
                 break;
             }
         }
     }
-    for (i = 0; i < ngone; i++) {
-        apr_table_unset(r->headers_in, gone[i]);
-    }
-    if (ngone == 8) {
-        remove_others(r, all, pc);
-    }
+    gone_remove(r, &gone);
 }
 
 int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc,
@@ -139,10 +167,7 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc,
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *elts;
-    /* the names to remove: nearly always one or two, so no allocation
-     * unless more came */
-    const char *few[4], **gone = few;
-    int ngone = 0, room = 4;
+    gone_t gone;
     stash_t *st = NULL;
     int i, trusted;
 
@@ -157,9 +182,9 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc,
         struct mtls_req_proxy *rp = req_proxy(r, 1);
         rp->stashed = 1;
         st = &rp->stash;
-        st->trusted_addr = 1;
         st->pc = pc;
     }
+    gone_init(&gone);
     arr = apr_table_elts(r->headers_in);
     elts = (const apr_table_entry_t *)arr->elts;
     /* One look at the first character rules out nearly every header. */
@@ -198,17 +223,9 @@ int mtls_proxy_scrub(request_rec *r, const mtls_proxy_conf_t *pc,
                                         NULL)
                           : elts[i].val;
         }
-        if (ngone == room) {
-            const char **more = apr_palloc(r->pool, 2 * room * sizeof(*more));
-            memcpy(more, gone, room * sizeof(*more));
-            gone = more;
-            room *= 2;
-        }
-        gone[ngone++] = elts[i].key;
+        gone_add(r->pool, &gone, elts[i].key);
     }
-    for (i = 0; i < ngone; i++) {
-        apr_table_unset(r->headers_in, gone[i]);
-    }
+    gone_remove(r, &gone);
     return DECLINED;
 }
 

@@ -200,8 +200,7 @@ const mtls_peer_t *mtls_proxy_peer(request_rec *r,
     /* Trusted here, under this scope's MTLSTrustedProxy: a subrequest or
      * internal redirect into a scope that trusts fewer peers must not
      * take the first scope's word for it. */
-    if (!(st && st->pc == pc ? st->trusted_addr
-                             : mtls_proxy_addr_trusted(r, pc))) {
+    if (!(st && st->pc == pc) && !mtls_proxy_addr_trusted(r, pc)) {
         return NULL;
     }
     if (pc->pins) {

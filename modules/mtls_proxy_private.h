@@ -43,10 +43,9 @@ struct mtls_proxy_names_t {
                                       spelling of one of them */
 };
 
-/* What the header parser found for the initial request: whether the
- * peer's address is trusted, and the raw values it sent. */
+/* What the header parser found for the initial request, made only when
+ * its peer is a trusted proxy: the raw values it sent. */
 typedef struct {
-    int trusted_addr;
     const mtls_proxy_conf_t *pc;   /* the settings it was read under */
     const char *value;
     const char *chain;
