@@ -21,8 +21,10 @@
 #
 # Knobs: BENCH_DIR_SECONDS (12) measured seconds per run, BENCH_ROUNDS (4),
 # BENCH_CONNS (2), BENCH_POPULATION (1000), BENCH_COLD (200),
-# BENCH_CALLGRIND (1; 0 skips the instruction counts), BENCH_TIMINGS (1; 0:
-# only the instruction counts, no timed run, no cold path, no population).
+# BENCH_CALLGRIND (1; 0 skips the instruction counts), BENCH_FILE
+# (index.html, the file each request names; empty: the directory itself),
+# BENCH_TIMINGS (1; 0: only the instruction counts, no timed run, no cold
+# path, no population).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,7 +49,11 @@ declare -A REQUIRE=(
 )
 CG_CERT=alice
 FWD_PORT=''   # no forwarded-certificate vhost to count through
-url_path() { printf '%s' "$1"; }
+# Every request names the file, as bench/run.sh's do (BENCH_FILE= asks for
+# the directory instead: mod_dir's internal redirect then copies the
+# request's environment, the module's variables included, once more).
+FILE="${BENCH_FILE-index.html}"
+url_path() { printf '%s%s' "$1" "$FILE"; }
 HTTPD="${APACHE2:-/usr/sbin/apache2}"
 MODDIR="${APACHE_MODULES:-/usr/lib/apache2/modules}"
 MODULE="$REPO/.libs/mod_mtls_authz.so"
@@ -284,9 +290,10 @@ build_loadgen "$LOADGEN" || die "loadgen"
 # loadgen run: NAME MODE PATHS [extra args] -> $RUN/NAME.txt
 run_loadgen() {
     local name=$1 mode=$2 paths=$3; shift 3
-    local xs=() p
+    local xs=() p list=''
     for p in $(server_children); do xs+=(-x "$p"); done
-    "$LOADGEN" -p "$PORT" -s localhost -P "$paths" -C "$PKI/ca.crt" -m "$mode" \
+    for p in ${paths//,/ }; do list+="${list:+,}$(url_path "$p")"; done
+    "$LOADGEN" -p "$PORT" -s localhost -P "$list" -C "$PKI/ca.crt" -m "$mode" \
         -t "$CONNS" -d "$SECONDS_PER" -w 1 -r "$ROUNDS" -T $([ "$mode" = ka ] && echo 100 || echo 250) \
         -z 42 "${xs[@]}" "$@" >"$RUN/$name.txt" 2>"$RUN/$name.err" ||
         die "loadgen $name: $(cat "$RUN/$name.err")"
@@ -295,10 +302,10 @@ run_loadgen() {
 # report NAME BASELINE: per path req/s, ratio to BASELINE, server CPU/request
 report() {
     local name=$1 base=$2
-    awk -v base="$base" -v label="$3" '
+    awk -v file="$FILE" -v base="$base" -v label="$3" '
         /^round=/ {
             for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-            p = v["path"]; ok[p] += v["ok"]; bad[p] += v["non200"] + v["errors"]
+            p = v["path"]; sub(file "$", "", p); ok[p] += v["ok"]; bad[p] += v["non200"] + v["errors"]
             ns[p] += v["slot_ns"]; srv[p] += v["srv_ns"]
             if (!(p in seen)) { seen[p] = 1; order[n++] = p }
         }
@@ -316,10 +323,10 @@ report() {
 # versus NAME MODE: Require mtls-group from the directory against
 # mod_authnz_ldap on the same work, side by side in the same run
 versus() {
-    awk -v mode="$2" '
+    awk -v file="$FILE" -v mode="$2" '
         /^round=/ {
             for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-            p = v["path"]; ok[p] += v["ok"]; ns[p] += v["slot_ns"]; srv[p] += v["srv_ns"] }
+            p = v["path"]; sub(file "$", "", p); ok[p] += v["ok"]; ns[p] += v["slot_ns"]; srv[p] += v["srv_ns"] }
         END {
             m = ok["/ldgroup/"] / (ns["/ldgroup/"] / 1e9); a = ok["/authnz/"] / (ns["/authnz/"] / 1e9)
             mu = srv["/ldgroup/"] / ok["/ldgroup/"]; au = srv["/authnz/"] / ok["/authnz/"]
@@ -415,12 +422,12 @@ timing() {  # timing CERT PATH: seconds from TLS established to first byte
 l0=$(lines)
 for i in $(seq "$POP" $((POP + COLD - 1))); do
     n=$(printf 'p%04d' "$i")
-    timing "$n" /ldgroup/ >>"$RUN/cold.txt"
+    timing "$n" "$(url_path /ldgroup/)" >>"$RUN/cold.txt"
 done
 cold_ops=$(( $(searches "$l0") + $(group_searches "$l0") ))
 for i in $(seq "$POP" $((POP + COLD - 1))); do
     n=$(printf 'p%04d' "$i")
-    timing "$n" /ldgroup/ >>"$RUN/warm.txt"
+    timing "$n" "$(url_path /ldgroup/)" >>"$RUN/warm.txt"
     timing "$n" /granted/ >>"$RUN/base.txt"
 done
 stats() {
@@ -447,7 +454,7 @@ for kind in shmcb memcache redis; do
         printf '%s\n' "$(printf 'p%04d' "$i")"
     done | xargs -P 4 -I{} curl -s -o /dev/null --cacert "$PKI/ca.crt" \
         --resolve "localhost:$PORT:127.0.0.1" --cert "$PKI/{}.crt" --key "$PKI/{}.key" \
-        "https://localhost:$PORT/ldgroup/"
+        "https://localhost:$PORT$(url_path /ldgroup/)"
     r0=$(cache_reads "$kind")
     run_loadgen "pop-$kind" new /granted/,/ldgroup/ -L "$POP" \
         -c "$PKI/p%04d.crt" -k "$PKI/p%04d.key"
