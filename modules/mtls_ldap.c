@@ -323,17 +323,6 @@ static int conn_open_host(const mtls_ldap_settings_t *s, const char *uri,
             return rc;
         }
     }
-    /* A DN without a password is an unauthenticated bind (RFC 4513
-     * 5.1.2), which some servers take for anonymous: searches then find
-     * nothing, and that would be cached as "no such user". */
-    if (s->bind_dn && (!s->bind_pw || !*s->bind_pw)) {
-        *err = apr_psprintf(p, "MTLSLDAPBindDN %s has no "
-                            "MTLSLDAPBindPassword in its scope (a password "
-                            "goes with its DN): not binding without one",
-                            s->bind_dn);
-        conn_close(c);
-        return LDAP_INAPPROPRIATE_AUTH;
-    }
     /* Bind even anonymously: it opens the connection now, so a host that
      * is down is skipped here rather than in the middle of a search. */
     cred.bv_val = s->bind_dn ? (char *)s->bind_pw : NULL;
@@ -361,6 +350,17 @@ static int conn_open(const mtls_ldap_settings_t *s, conn_t *c, apr_pool_t *p,
     const char *all = NULL;
     int i, rc = LDAP_SERVER_DOWN;
 
+    /* A DN without a password is an unauthenticated bind (RFC 4513
+     * 5.1.2), which some servers take for anonymous: searches then find
+     * nothing, and that would be cached as "no such user".  The same on
+     * every host: no host is asked. */
+    if (s->bind_dn && (!s->bind_pw || !*s->bind_pw)) {
+        *err = apr_psprintf(p, "MTLSLDAPBindDN %s has no "
+                            "MTLSLDAPBindPassword in its scope (a password "
+                            "goes with its DN): not binding without one",
+                            s->bind_dn);
+        return LDAP_INAPPROPRIATE_AUTH;
+    }
     for (i = 0; i < s->url->nhosts; i++) {
         const char *uri = s->url->host_uris[i];
         rc = conn_open_host(s, uri, c, p, err);
@@ -371,7 +371,7 @@ static int conn_open(const mtls_ldap_settings_t *s, conn_t *c, apr_pool_t *p,
             all = apr_psprintf(p, "%s%s%s: %s", all ? all : "",
                                all ? "; " : "", uri, *err ? *err : "?");
         }
-        if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INAPPROPRIATE_AUTH) {
+        if (rc == LDAP_INVALID_CREDENTIALS) {
             break;
         }
     }
